@@ -1,0 +1,84 @@
+"""Throughput suite: prefill, decode and total tok/s, TTFT and peak memory, in process through
+mlx-lm, for several prompt lengths and a fixed generation length.
+
+Each prompt length runs one discarded warm-up, then N measured repeats (pytest-benchmark's
+pedantic rounds); every repeat gets a prompt that differs from its first token, so no prefix
+cache can help. Rows carry the median as ``value`` and min, max and repeat count in tags.
+"""
+
+import itertools
+
+import pytest
+
+import pytest_mlxbench
+from pytest_mlxbench.measure import median, spread_tags
+from pytest_mlxbench.models import context_length
+from pytest_mlxbench.system import RssSampler
+
+pytestmark = pytest_mlxbench.suite("throughput")
+
+
+def pytest_generate_tests(metafunc):
+    if "prompt_length" in metafunc.fixturenames:
+        lengths = pytest_mlxbench.get_settings(metafunc.config).prompt_lengths
+        metafunc.parametrize("prompt_length", lengths, ids=[f"prompt{length}" for length in lengths])
+
+
+def fitted_length(requested: int, gen_tokens: int, context: int | None) -> int:
+    """The prompt length that leaves room for the generation in the model's context."""
+    if context is None or requested + gen_tokens <= context:
+        return requested
+    return max(1, context - gen_tokens)
+
+
+def test_throughput(prompt_length, mlx_model, mlxbench_settings, benchmark, record_metric, record_note,
+                    record_gen_kwargs):
+    from pytest_mlxbench.mlx_backend import timed_generation, unique_prompt
+
+    settings = mlxbench_settings
+    gen_tokens = settings.gen_tokens
+    length = fitted_length(prompt_length, gen_tokens, context_length(mlx_model.path))
+    if length != prompt_length:
+        record_note(f"prompt length {prompt_length} clipped to {length}: the model's context is "
+                    f"{length + gen_tokens} tokens and {gen_tokens} are generated")
+    record_gen_kwargs(max_gen_toks=gen_tokens, temperature=0.0)
+
+    salts = itertools.count(settings.seed * 1_000_003 + prompt_length * 1009)
+    runs = []
+
+    def fresh_prompt():
+        return (unique_prompt(mlx_model.tokenizer, length, salt=next(salts)),), {}
+
+    def generate(prompt):
+        with RssSampler() as rss:
+            timing = timed_generation(mlx_model, prompt, gen_tokens)
+        runs.append((timing, rss.peak_mb))
+
+    benchmark.pedantic(generate, setup=fresh_prompt, rounds=settings.repeats, warmup_rounds=1, iterations=1)
+    measured = runs if benchmark.disabled else runs[1:]  # the first run was the warm-up
+    if benchmark.disabled:
+        record_note("pytest-benchmark is disabled: one run, without warm-up")
+    record_rows(record_metric, length, gen_tokens, measured)
+
+
+def record_rows(record_metric, length, gen_tokens, measured):
+    timings = [timing for timing, _ in measured]
+    durations = [timing.total_s for timing in timings]
+    common = {"prompt_tokens": length, "gen_tokens": gen_tokens, "ignore_eos": "true"}
+
+    def row(name, metric, unit, field, values, **extra_tags):
+        record_metric(
+            f"{name}_{length}", metric, median(values), unit,
+            duration_seconds=median(durations), **{field: median(values)},
+            tags={**common, **spread_tags(values), **extra_tags},
+        )
+
+    row("prefill", "prefill_throughput", "tok/s", "prompt_tokens_per_second",
+        [timing.prefill_tokens_per_second for timing in timings])
+    row("decode", "decode_throughput", "tok/s", "decode_tokens_per_second",
+        [timing.decode_tokens_per_second for timing in timings])
+    row("total", "total_throughput", "tok/s", "total_tokens_per_second",
+        [timing.total_tokens_per_second for timing in timings])
+    row("ttft", "ttft", "ms", "first_token_latency_ms", [timing.first_token_s * 1000 for timing in timings])
+    row("peak_rss", "memory", "MB", "peak_rss_mb", [peak for _, peak in measured],
+        mlx_peak_memory_mb=f"{max(timing.mlx_peak_memory_mb for timing in timings):.1f}")

@@ -1,0 +1,220 @@
+"""The fixtures suites use: the model in process, the server and its OpenAI clients, and the
+recorders that carry measurements to the session through ``user_properties``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from .envelope import check_result_row
+from .keys import BENCH_SESSION
+from .models import ModelInfo, describe_model, local_model_path
+from .endpoint import PLACEHOLDER_API_KEY, Endpoint, served_model
+from .server import SERVED_MODEL, ManagedServer, ServerError
+from .session import GEN_KWARGS, NOTE, RESULT, SAMPLE, BenchSession
+from .settings import Settings
+
+def _bench(config: pytest.Config) -> BenchSession:
+    return config.stash[BENCH_SESSION]
+
+
+@pytest.fixture(scope="session")
+def mlxbench_settings(pytestconfig) -> Settings:
+    return _bench(pytestconfig).settings
+
+
+@pytest.fixture(scope="session")
+def mlx_model_path(pytestconfig) -> Path:
+    """Local directory of the model under test (fetched once for a Hugging Face id; the built-in
+    tiny model when no --mlx-model is given)."""
+    return resolve_model_path(_bench(pytestconfig))
+
+
+def resolve_model_path(bench: BenchSession) -> Path:
+    if bench.model_path is None:
+        reference = bench.settings.model
+        if reference is None:
+            from .tinymodel import ensure_tiny_model
+
+            bench.model_path = ensure_tiny_model()
+        else:
+            bench.model_path = local_model_path(reference)
+    return bench.model_path
+
+
+def model_info(bench: BenchSession, path: Path | None) -> ModelInfo:
+    reference = bench.settings.model
+    if reference is None:
+        from .tinymodel import TINY_MODEL_NAME, TINY_MODEL_VERSION
+
+        return ModelInfo(TINY_MODEL_NAME, path, f"v{TINY_MODEL_VERSION}", describe_model("", path).quantization)
+    return describe_model(display_name(reference), path)
+
+
+def display_name(reference: str) -> str:
+    """A Hugging Face id as is; a local directory by its name, or by its hub id when it is a
+    hub-cache snapshot (no home-directory paths in envelopes)."""
+    path = Path(reference)
+    if not path.is_absolute():
+        return reference
+    parts = path.parts
+    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+        return parts[-3].removeprefix("models--").replace("--", "/")
+    return path.name
+
+
+@pytest.fixture(scope="session")
+def mlx_model(pytestconfig, mlx_model_path):
+    """The model and tokenizer loaded in process through mlx-lm, once per session."""
+    from .mlx_backend import load_model, seed_everything
+
+    bench = _bench(pytestconfig)
+    bench.snapshot("before_load")
+    loaded = load_model(mlx_model_path)
+    bench.snapshot("after_load")
+    seed_everything(bench.settings.seed)
+    bench.models["in_process"] = model_info(bench, mlx_model_path)
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def mlx_server(pytestconfig, mlx_model_path):
+    """An ``mlx_lm.server`` for the model on a free loopback port, stopped at session end."""
+    bench = _bench(pytestconfig)
+    log_path = bench.settings.out_dir / "logs" / f"{bench.stamp}-mlx_lm-server.log"
+    try:
+        server = ManagedServer(mlx_model_path, log_path).start()
+    except ServerError as error:
+        pytest.fail(str(error), pytrace=False)
+    bench.snapshot("server_ready", server_process(server))
+    bench.models.setdefault("server", model_info(bench, mlx_model_path))
+    yield server
+    if server.alive():
+        bench.snapshot("server_end", server_process(server))
+    server.stop()
+
+
+def server_process(server: ManagedServer):
+    import psutil
+
+    return psutil.Process(server.process.pid)
+
+
+@pytest.fixture(scope="session")
+def mlx_endpoint(pytestconfig, request) -> Endpoint:
+    """The server the OpenAI clients talk to: --mlx-base-url if given, else a managed mlx_lm.server."""
+    bench = _bench(pytestconfig)
+    settings = bench.settings
+    if settings.base_url is None:
+        server = request.getfixturevalue("mlx_server")
+        return Endpoint(server.base_url, PLACEHOLDER_API_KEY, SERVED_MODEL, server)
+    api_key = settings.api_key or PLACEHOLDER_API_KEY
+    requested, note = served_model(settings.base_url, api_key, settings.model)
+    if note:
+        bench.note(note)
+    local = Path(settings.model) if settings.model and Path(settings.model).is_dir() else None
+    bench.models["server"] = describe_model(display_name(settings.model) if settings.model else requested, local)
+    return Endpoint(settings.base_url, api_key, requested)
+
+
+@pytest.fixture(scope="session")
+def _mlxbench_clients(mlx_endpoint):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=mlx_endpoint.base_url, api_key=mlx_endpoint.api_key, max_retries=0, timeout=600)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def openai_client(mlx_endpoint, _mlxbench_clients):
+    """``openai.OpenAI`` bound to the server in use. Errors with the server log's tail if it died."""
+    _require_alive(mlx_endpoint)
+    return _mlxbench_clients
+
+
+@pytest.fixture
+def async_openai_client(mlx_endpoint):
+    """``openai.AsyncOpenAI`` bound to the server in use (one per test: it belongs to the test's loop)."""
+    from openai import AsyncOpenAI
+
+    _require_alive(mlx_endpoint)
+    return AsyncOpenAI(base_url=mlx_endpoint.base_url, api_key=mlx_endpoint.api_key, max_retries=0, timeout=600)
+
+
+def _require_alive(endpoint: Endpoint) -> None:
+    try:
+        endpoint.check_alive()
+    except ServerError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+# --- recorders -----------------------------------------------------------------
+
+
+@pytest.fixture
+def record_metric(request) -> Callable[..., None]:
+    """``record_metric(name, metric, value, unit, **fields)`` appends one result row to this test's
+    suite; ``fields`` are the schema's optional result fields (tags become strings)."""
+
+    def record(name: str, metric: str, value: float, unit: str, **fields) -> None:
+        row = {"name": str(name), "metric": str(metric), "value": value, "unit": str(unit), **fields}
+        if "tags" in row:
+            row["tags"] = {str(key): str(tag) for key, tag in row["tags"].items()}
+        row = _plain_data(row, "record_metric")
+        check_result_row(row)
+        request.node.user_properties.append((RESULT, row))
+
+    return record
+
+
+@pytest.fixture
+def record_sample(request) -> Callable[[dict], None]:
+    """``record_sample(record)`` appends one line to the suite's JSON-lines sample log, which the
+    suite module's ``bench_summarize(samples)`` turns into result rows at session end."""
+
+    def record(sample: dict) -> None:
+        request.node.user_properties.append((SAMPLE, _plain_data(sample, "record_sample")))
+
+    return record
+
+
+@pytest.fixture
+def record_note(request) -> Callable[[str], None]:
+    """``record_note(text)``: a warning for the envelope's ``errors`` (e.g. a clipped prompt length)."""
+
+    def record(text: str) -> None:
+        request.node.user_properties.append((NOTE, f"{request.node.nodeid}: {text}"))
+
+    return record
+
+
+@pytest.fixture
+def record_gen_kwargs(request) -> Callable[..., None]:
+    """``record_gen_kwargs(max_gen_toks=..., temperature=..., top_p=..., top_k=...)``: the generation
+    parameters this test actually used, for the envelope's ``gen_kwargs``."""
+
+    def record(**gen_kwargs) -> None:
+        request.node.user_properties.append((GEN_KWARGS, dict(gen_kwargs)))
+
+    return record
+
+
+@pytest.fixture
+def bench_gen_kwargs(mlxbench_settings, record_gen_kwargs) -> dict:
+    """Keyword arguments for chat-completion requests from the options; requesting them records
+    them as the suite's ``gen_kwargs``."""
+    record_gen_kwargs(**mlxbench_settings.gen_kwargs())
+    return {"max_tokens": mlxbench_settings.max_tokens, "temperature": mlxbench_settings.temperature,
+            "seed": mlxbench_settings.seed}
+
+
+def _plain_data(value: dict, recorder: str) -> dict:
+    """Only JSON data crosses to the session: live objects could not travel between processes."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{recorder}: {error}; record numbers, strings, lists and dicts only") from None

@@ -1,0 +1,156 @@
+"""pytest hooks of pytest-mlxbench: options, suite markers, collection checks, gathering
+measurements from reports, and writing the envelopes at session end."""
+
+from __future__ import annotations
+
+import pytest
+
+from .envelope import suite_names
+from .errors import BenchInputError
+from .keys import BENCH_SESSION
+from .session import SUITE, BenchSession
+from .settings import Settings, add_options
+from .terminal import summary_lines
+
+pytest_plugins = ("pytest_mlxbench.fixtures",)
+
+SUITES = suite_names()
+RECORDERS = frozenset({"record_metric", "record_sample"})
+MODEL_FIXTURES = frozenset({"mlx_model", "mlx_model_path", "mlx_endpoint"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in SUITES:
+        config.addinivalue_line("markers", f"{name}: benchmark suite '{name}' (pytest-mlxbench); select with -m {name}")
+    try:
+        settings = Settings.from_config(config)
+    except BenchInputError as error:
+        raise pytest.UsageError(str(error)) from None
+    bench = BenchSession(settings)
+    config.stash[BENCH_SESSION] = bench
+    config.pluginmanager.register(BenchHooks(config, bench), "mlxbench-session")
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def item_suites(item: pytest.Item) -> list[str]:
+    return list(dict.fromkeys(mark.name for mark in item.iter_markers() if mark.name in SUITES))
+
+
+# --- collection ------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    """A bench file (one with a suite marker or a recorder in use) whose test has no suite marker,
+    or two, fails to collect with a message saying which marker to add."""
+    report = yield
+    if report.passed and isinstance(collector, (pytest.Module, pytest.Class)):
+        problems = suite_marker_problems([node for node in report.result if isinstance(node, pytest.Item)])
+        if problems:
+            report.outcome = "failed"
+            report.longrepr = "\n".join(problems)
+            report.result = []
+    return report
+
+
+def suite_marker_problems(items: list[pytest.Item]) -> list[str]:
+    is_bench_file = any(item_suites(item) or RECORDERS & set(getattr(item, "fixturenames", ())) for item in items)
+    if not is_bench_file:
+        return []
+    problems = []
+    for item in items:
+        suites = item_suites(item)
+        if not suites:
+            problems.append(f"{item.nodeid}: a benchmark test needs one suite marker, e.g. "
+                            f"pytestmark = pytest_mlxbench.suite('throughput'); suites: {', '.join(SUITES)}")
+        elif len(suites) > 1:
+            problems.append(f"{item.nodeid}: a benchmark test belongs to one suite, it is marked {' and '.join(suites)}")
+    return problems
+
+
+class BenchHooks:
+    """The hooks that need the session's state; registered once per run in pytest_configure."""
+
+    def __init__(self, config: pytest.Config, bench: BenchSession):
+        self.config = config
+        self.bench = bench
+        self.current_item: pytest.Item | None = None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """After -m, -k and --lf have chosen: tag each suite test, then apply --bench-limit per suite."""
+        kept, deselected, counts = [], [], {}
+        limit = self.bench.settings.limit
+        for item in items:
+            suites = item_suites(item)
+            if not suites:
+                kept.append(item)
+                continue
+            suite = suites[0]
+            counts[suite] = counts.get(suite, 0) + 1
+            if limit and counts[suite] > limit:
+                deselected.append(item)
+                continue
+            item.user_properties.append((SUITE, suite))
+            self.bench.register_item(item, suite)
+            kept.append(item)
+        if deselected:
+            self.config.hook.pytest_deselected(items=deselected)
+            items[:] = kept
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Bad model or server input fails here, once, with one line, before any test runs."""
+        if self.config.option.collectonly or not _is_controller(self.config):
+            return
+        needed = set().union(*(getattr(item, "fixturenames", ()) for item in session.items)) & MODEL_FIXTURES
+        if not needed:
+            return
+        from .endpoint import check_reachable
+        from .fixtures import resolve_model_path
+
+        settings = self.bench.settings
+        try:
+            if settings.base_url and "mlx_endpoint" in needed:
+                check_reachable(settings.base_url)
+            if settings.base_url is None or needed - {"mlx_endpoint"}:
+                resolve_model_path(self.bench)
+        except BenchInputError as error:
+            raise pytest.UsageError(str(error)) from None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item):
+        self.current_item = item
+        result = yield
+        self.current_item = None
+        return result
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.bench.add_report(report)
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.bench.note("run interrupted (KeyboardInterrupt): results cover what was measured before")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Runs after session fixtures are torn down, so the server's final snapshot is in."""
+        if not _is_controller(self.config):
+            return
+        if self.current_item is not None:
+            self.bench.add_unreported_item(self.current_item, "interrupted before it finished")
+        written = self.bench.write()
+        if any(suite.problems for suite in written) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.bench.written:
+            return
+        terminalreporter.section("mlxbench")
+        for line, markup in summary_lines(self.bench.written):
+            terminalreporter.line(line, **markup)
