@@ -24,10 +24,6 @@ def suite_names() -> tuple[str, ...]:
     return tuple(schema()["properties"]["suite"]["enum"])
 
 
-def result_fields() -> frozenset[str]:
-    return frozenset(schema()["properties"]["results"]["items"]["properties"])
-
-
 @lru_cache(maxsize=1)
 def _validator():
     from jsonschema import Draft7Validator
@@ -45,18 +41,24 @@ def _json_path(parts) -> str:
     return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)
 
 
+@lru_cache(maxsize=1)
+def _row_validator():
+    from jsonschema import Draft7Validator
+
+    return Draft7Validator(schema()["properties"]["results"]["items"])
+
+
 def check_result_row(row: dict) -> None:
-    """Reject a result row at record time, where the mistake is easy to find, not at session end."""
-    unknown = set(row) - result_fields()
-    if unknown:
-        raise TypeError(
-            f"record_metric got unknown field(s) {sorted(unknown)}; the schema allows {sorted(result_fields())}"
-        )
+    """Reject a result row where it is recorded, where the mistake is easy to find, rather than
+    at session end. Booleans are refused as numbers, and so are NaN and infinity."""
+    problems = [f"{_json_path(error.absolute_path)}: {error.message}" for error in _row_validator().iter_errors(row)]
     for key, value in row.items():
-        if isinstance(value, bool) and key not in ("tags", "raw"):
-            raise TypeError(f"record_metric {key}={value!r}: give a number, not a bool (use 1.0/0.0 with unit 'bool')")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"record_metric {key}={value!r} is not a finite number; JSON cannot hold it")
+        if isinstance(value, bool):
+            problems.append(f"$.{key}: give a number, not a bool (use 1.0/0.0 with unit 'bool')")
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"$.{key}: {value!r} is not a finite number; JSON cannot hold it")
+    if problems:
+        raise ValueError(f"result row {row.get('name')!r} breaks the envelope schema: " + "; ".join(problems))
 
 
 def slug(text: str, limit: int = 60) -> str:
@@ -66,10 +68,14 @@ def slug(text: str, limit: int = 60) -> str:
 
 
 def envelope_stem(envelope: dict) -> str:
-    started = datetime.fromisoformat(envelope["timestamp"].replace("Z", "+00:00"))
-    return "_".join(
-        (started.strftime("%Y%m%dT%H%M%SZ"), envelope["git_sha"][:12], envelope["suite"], slug(envelope["model"]))
-    )
+    """time_sha_suite_model: the file name of an envelope (also of an invalid one)."""
+    try:
+        started = datetime.fromisoformat(str(envelope.get("timestamp")).replace("Z", "+00:00"))
+        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    except ValueError:
+        stamp = "bad-timestamp"
+    parts = (stamp, str(envelope.get("git_sha"))[:12], str(envelope.get("suite")), str(envelope.get("model")))
+    return "_".join(slug(part) for part in parts)
 
 
 def write_envelope(envelope: dict, out_dir: Path) -> Path:

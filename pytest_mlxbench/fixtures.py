@@ -4,6 +4,7 @@ recorders that carry measurements to the session through ``user_properties``."""
 from __future__ import annotations
 
 import json
+import numbers
 from pathlib import Path
 from typing import Callable
 
@@ -115,8 +116,9 @@ def mlx_endpoint(pytestconfig, request) -> Endpoint:
     requested, note = served_model(settings.base_url, api_key, settings.model)
     if note:
         bench.note(note)
-    local = Path(settings.model) if settings.model and Path(settings.model).is_dir() else None
-    bench.models["server"] = describe_model(display_name(settings.model) if settings.model else requested, local)
+    reference = settings.model or requested  # mlx_lm.server lists its model by absolute path
+    local = Path(reference) if Path(reference).is_dir() else None
+    bench.models["server"] = describe_model(display_name(reference), local)
     return Endpoint(settings.base_url, api_key, requested)
 
 
@@ -162,11 +164,11 @@ def record_metric(request) -> Callable[..., None]:
 
     def record(name: str, metric: str, value: float, unit: str, **fields) -> None:
         row = {"name": str(name), "metric": str(metric), "value": value, "unit": str(unit), **fields}
-        if "tags" in row:
+        row = {key: _plain_number(item) for key, item in row.items()}
+        if isinstance(row.get("tags"), dict):
             row["tags"] = {str(key): str(tag) for key, tag in row["tags"].items()}
-        row = _plain_data(row, "record_metric")
         check_result_row(row)
-        request.node.user_properties.append((RESULT, row))
+        request.node.user_properties.append((RESULT, _plain_data(row, "record_metric")))
 
     return record
 
@@ -210,6 +212,13 @@ def bench_gen_kwargs(mlxbench_settings, record_gen_kwargs) -> dict:
     record_gen_kwargs(**mlxbench_settings.gen_kwargs())
     return {"max_tokens": mlxbench_settings.max_tokens, "temperature": mlxbench_settings.temperature,
             "seed": mlxbench_settings.seed}
+
+
+def _plain_number(value):
+    """numpy and mlx scalars become Python numbers; everything else is left to the schema check."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def _plain_data(value: dict, recorder: str) -> dict:

@@ -23,6 +23,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name in SUITES:
         config.addinivalue_line("markers", f"{name}: benchmark suite '{name}' (pytest-mlxbench); select with -m {name}")
@@ -30,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = Settings.from_config(config)
     except BenchInputError as error:
         raise pytest.UsageError(str(error)) from None
-    bench = BenchSession(settings)
+    bench = BenchSession(settings, config.hook)
     config.stash[BENCH_SESSION] = bench
     config.pluginmanager.register(BenchHooks(config, bench), "mlxbench-session")
 
@@ -58,6 +64,16 @@ def pytest_make_collect_report(collector: pytest.Collector):
             report.longrepr = "\n".join(problems)
             report.result = []
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc):
+    """A suite that finds bad input while making its cases raises BenchInputError: it becomes a
+    collection error of one line, not a traceback."""
+    try:
+        return (yield)
+    except BenchInputError as error:
+        raise pytest.Collector.CollectError(str(error)) from None
 
 
 def suite_marker_problems(items: list[pytest.Item]) -> list[str]:

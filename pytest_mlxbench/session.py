@@ -54,8 +54,9 @@ class WrittenSuite:
 
 
 class BenchSession:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, hook=None):
         self.settings = settings
+        self.hook = hook  # the config's hook relay, for the pytest_mlxbench_update_* hooks
         self.started = datetime.now(timezone.utc)
         self.stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
         self.model_path: Path | None = None
@@ -132,6 +133,8 @@ class BenchSession:
     def build_envelopes(self) -> list[WrittenSuite]:
         snapshots = self._final_snapshots()
         system = detect_system(self.settings.ci.runner)
+        if self.hook is not None:
+            self.hook.pytest_mlxbench_update_system(system=system)
         return [self._build(record, snapshots, system) for record in self.suites.values() if self._has_data(record)]
 
     @staticmethod
@@ -164,6 +167,8 @@ class BenchSession:
             envelope["gen_kwargs"] = record.gen_kwargs
         if not rows:
             envelope["skipped"] = True
+        if self.hook is not None:
+            self.hook.pytest_mlxbench_update_envelope(envelope=envelope)
         return WrittenSuite(record.name, envelope)
 
     def _rows_with_summaries(self, record: SuiteRecord) -> tuple[list[dict], list[str]]:

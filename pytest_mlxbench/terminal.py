@@ -5,8 +5,10 @@ from __future__ import annotations
 HEADLINE_ROWS = 4
 
 
-def format_value(value: float) -> str:
-    if isinstance(value, int) or float(value).is_integer():
+def format_value(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return repr(value)  # an invalid row still gets a summary line
+    if float(value).is_integer():
         return str(int(value))
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 

@@ -1,0 +1,120 @@
+"""The throughput and TTFT suites, run as users run them: in process, through a managed
+mlx_lm.server, against an already running server, and on a model directory given by path."""
+
+import json
+import shutil
+
+import pytest
+from support.contract import ROOT, read_envelopes, rows_by_name
+
+SUITES = ROOT / "bench_suites"
+SMALL_THROUGHPUT = ("--bench-prompt-lengths", "16,64", "--bench-gen-tokens", "8", "--bench-repeats", "2")
+
+
+def run_suites(pytester, out, *args):
+    return pytester.runpytest_subprocess(str(SUITES), "--bench-out", str(out), "-p", "no:cacheprovider", *args)
+
+
+@pytest.fixture
+def model_copy(tiny_model_dir, tmp_path):
+    """A local model directory of the user's, by path."""
+    target = tmp_path / "my-local-model"
+    shutil.copytree(tiny_model_dir, target)
+    return target
+
+
+def test_throughput_in_process_on_the_builtin_model(pytester, tmp_path):
+    out = tmp_path / "out"
+    result = run_suites(pytester, out, "-m", "throughput", *SMALL_THROUGHPUT)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*throughput: 10 rows*", f"*envelope: {out}/*_throughput_mlxbench-tiny-llama.json"])
+    envelope = read_envelopes(out)["throughput"]
+    assert envelope["model"] == "mlxbench/tiny-llama" and envelope["model_revision"] == "v1"
+    assert envelope["gen_kwargs"] == {"max_gen_toks": 8, "temperature": 0.0}
+    rows = rows_by_name(envelope)
+    fields = {"prefill": "prompt_tokens_per_second", "decode": "decode_tokens_per_second",
+              "total": "total_tokens_per_second", "ttft": "first_token_latency_ms", "peak_rss": "peak_rss_mb"}
+    for length in (16, 64):
+        for prefix, field in fields.items():
+            row = rows[f"{prefix}_{length}"]
+            assert row[field] == row["value"] > 0
+            assert float(row["tags"]["min"]) <= row["value"] <= float(row["tags"]["max"])
+            assert row["tags"]["repeats"] == "2" and len(row["tags"]["samples"].split(",")) == 2
+            assert row["tags"]["prompt_tokens"] == str(length) and row["duration_seconds"] > 0
+    phases = {snapshot["phase"] for snapshot in envelope["memory_snapshots"]}
+    assert {"before_load", "after_load", "peak", "end", "mlx_peak"} <= phases
+
+
+def test_throughput_clips_prompts_to_the_model_context(pytester, tmp_path, model_copy):
+    config = json.loads((model_copy / "config.json").read_text())
+    config["max_position_embeddings"] = 40
+    (model_copy / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "out"
+    result = run_suites(pytester, out, "-m", "throughput", "--mlx-model", str(model_copy),
+                        "--bench-prompt-lengths", "64", "--bench-gen-tokens", "8", "--bench-repeats", "1")
+    assert result.ret == 0
+    envelope = read_envelopes(out)["throughput"]
+    assert envelope["model"] == "my-local-model"
+    assert rows_by_name(envelope)["decode_32"]["tags"]["prompt_tokens"] == "32"
+    assert any("prompt length 64 clipped to 32" in error for error in envelope["errors"])
+
+
+def test_ttft_through_a_managed_server(pytester, tmp_path, model_copy):
+    out = tmp_path / "out"
+    result = run_suites(pytester, out, "-m", "ttft", "--ttft-requests", "4", "--bench-gen-tokens", "12",
+                        "--mlx-model", str(model_copy))
+    assert result.ret == 0
+    envelope = read_envelopes(out)["ttft"]
+    assert envelope["model"] == "my-local-model" and envelope["quantization"] == "unquantized-float32"
+    rows = rows_by_name(envelope)
+    assert rows["ttft_p50"]["value"] <= rows["ttft_p90"]["value"] <= rows["ttft_p99"]["value"]
+    assert rows["ttft_p50"]["first_token_latency_ms"] == rows["ttft_p50"]["value"]
+    assert rows["ttft_p50"]["tags"]["requests"] == "4" and rows["ttft_p50"]["tags"]["repeats"] == "4"
+    assert "ttft_cold" in rows and rows["e2e_latency_p99"]["unit"] == "seconds"
+    assert rows["decode"]["tags"]["token_count_source"] == "server_usage"
+    assert rows["decode"]["decode_tokens_per_second"] > 0
+    samples = [json.loads(line) for line in next(out.glob("*.samples.jsonl")).read_text().splitlines()]
+    assert [sample["cold"] for sample in samples] == [True, False, False, False, False]
+    assert all(sample["completion_tokens"] == 12 or sample["completion_tokens"] < 12 for sample in samples)
+    [log] = (out / "logs").glob("*-mlx_lm-server.log")
+    assert "POST /v1/chat/completions" in log.read_text()
+    phases = {snapshot["phase"] for snapshot in envelope["memory_snapshots"]}
+    assert {"server_ready", "server_end"} <= phases
+
+
+def test_ttft_against_a_running_server_never_writes_the_api_key(pytester, tmp_path, running_server, monkeypatch):
+    secret = "sk-mlxbench-SECRET-0123456789"
+    monkeypatch.setenv("MLXBENCH_API_KEY", secret)
+    out = tmp_path / "out"
+    result = run_suites(pytester, out, "-m", "ttft", "--ttft-requests", "2", "--bench-gen-tokens", "4",
+                        "--mlx-base-url", running_server.base_url, "-v")
+    assert result.ret == 0
+    envelope = read_envelopes(out)["ttft"]
+    # mlx_lm.server lists its model by absolute path: the envelope names the directory, not the path
+    assert envelope["model"] == running_server.model_dir.name
+    assert envelope["quantization"] == "unquantized-float32"  # read from the served directory's config.json
+    assert not (out / "logs").exists()  # no managed server was started
+    written = "".join(path.read_text() for path in out.rglob("*") if path.is_file())
+    assert secret not in written and secret not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_dead_server_errors_the_tests_that_need_it_with_its_log(pytester, tmp_path):
+    pytester.makepyfile(test_dies="""
+        import pytest_mlxbench
+        pytestmark = pytest_mlxbench.suite("ttft")
+
+        def test_measures_then_server_dies(openai_client, mlx_endpoint, record_metric):
+            record_metric("ttft_p50", "ttft", 12.0, "ms")
+            mlx_endpoint.server.process.kill()   # a real fault: the server process is gone
+            mlx_endpoint.server.process.wait()
+
+        def test_needs_the_server(openai_client):
+            pass
+    """)
+    out = tmp_path / "out"
+    result = pytester.runpytest_subprocess("--bench-out", str(out))
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*mlx_lm.server (port *) has died (exit code -9); log *, last lines:*"])
+    envelope = read_envelopes(out)["ttft"]
+    assert rows_by_name(envelope)["ttft_p50"]["value"] == 12.0
+    assert any("test_needs_the_server (in setup): " in error and "has died" in error for error in envelope["errors"])
