@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from pathlib import Path
+
 from .envelope import suite_names
 from .errors import BenchInputError
+from .gate_items import Gate, GateRuleItem
 from .keys import BENCH_SESSION
 from .session import SUITE, BenchSession
 from .settings import Settings, add_options
@@ -34,11 +37,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: benchmark suite '{name}' (pytest-mlxbench); select with -m {name}")
     try:
         settings = Settings.from_config(config)
+        bench = BenchSession(settings, config.hook)
+        threshold_gate = Gate.from_settings(settings, config.rootpath, bench)
     except BenchInputError as error:
         raise pytest.UsageError(str(error)) from None
-    bench = BenchSession(settings, config.hook)
     config.stash[BENCH_SESSION] = bench
-    config.pluginmanager.register(BenchHooks(config, bench), "mlxbench-session")
+    config.pluginmanager.register(BenchHooks(config, bench, threshold_gate), "mlxbench-session")
 
 
 def _is_controller(config: pytest.Config) -> bool:
@@ -94,19 +98,27 @@ def suite_marker_problems(items: list[pytest.Item]) -> list[str]:
 class BenchHooks:
     """The hooks that need the session's state; registered once per run in pytest_configure."""
 
-    def __init__(self, config: pytest.Config, bench: BenchSession):
+    def __init__(self, config: pytest.Config, bench: BenchSession, threshold_gate: Gate | None):
         self.config = config
         self.bench = bench
+        self.gate = threshold_gate
         self.current_item: pytest.Item | None = None
+        self.report_page: Path | None = None
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """Threshold rules join the items at the end, before -m, -k and --lf choose."""
+        if self.gate is not None:
+            items.extend(self.gate.make_items(session))
+
+    @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")  # a second impl of the hook
+    def pytest_collection_modifyitems_of_suites(self, items: list[pytest.Item]) -> None:
         """After -m, -k and --lf have chosen: tag each suite test, then apply --bench-limit per suite."""
         kept, deselected, counts = [], [], {}
         limit = self.bench.settings.limit
         for item in items:
             suites = item_suites(item)
-            if not suites:
+            if not suites or isinstance(item, GateRuleItem):
                 kept.append(item)
                 continue
             suite = suites[0]
@@ -163,10 +175,27 @@ class BenchHooks:
         written = self.bench.write()
         if any(suite.problems for suite in written) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.bench.settings.report_dir and written:
+            self.report_page = self._write_report(written)
+
+    def _write_report(self, written) -> Path:
+        from .report import write_report
+
+        envelopes = [suite.envelope for suite in written if not suite.problems]
+        return write_report(envelopes, self.bench.settings.report_dir,
+                            baseline=self.gate.baseline if self.gate else None,
+                            outcomes=self.gate.outcomes if self.gate else None)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not self.bench.written:
+        if not self.bench.written and not (self.gate and self.gate.outcomes):
             return
         terminalreporter.section("mlxbench")
         for line, markup in summary_lines(self.bench.written):
             terminalreporter.line(line, **markup)
+        if self.gate and self.gate.outcomes:
+            from .report import format_outcomes_table
+
+            terminalreporter.line("")
+            terminalreporter.line(format_outcomes_table(self.gate.outcomes))
+        if self.report_page:
+            terminalreporter.line(f"report: {self.report_page}")

@@ -1,0 +1,100 @@
+"""Threshold rules as pytest items: each rule is its own pass/fail outcome, visible with -v, in
+JUnit XML and to --lf, and a failed rule makes pytest exit non-zero.
+
+The items are appended after the suite tests, so they run once everything is measured, and
+carry their suite's marker, so ``-m throughput`` keeps the throughput rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from . import gate
+from .errors import BenchInputError
+from .session import BenchSession
+from .settings import Settings
+
+
+class RuleFailed(Exception):
+    """A rule failed for one or more results; the message names them with their numbers."""
+
+
+class Gate:
+    """The rules and the baseline of a run, and the outcomes once rules are evaluated."""
+
+    def __init__(self, rules: list[gate.Rule], baseline: list[dict] | None, bench: BenchSession, path: Path):
+        self.rules = rules
+        self.path = path
+        self.baseline = baseline
+        self.bench = bench
+        self.outcomes: list[gate.Outcome] = []
+        self._current: list[dict] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, rootpath: Path, bench: BenchSession) -> Gate | None:
+        """Rules from --bench-thresholds, else from [tool.mlxbench] in pyproject.toml; None if none."""
+        path = settings.thresholds or rootpath / "pyproject.toml"
+        if settings.thresholds:
+            rules = gate.load_rules(path)
+        elif path.is_file():
+            rules = gate.rules_from_pyproject(path)
+        else:
+            rules = []
+        baseline = gate.load_baseline(settings.baseline) if settings.baseline else None
+        relative = [rule for rule in rules if rule.is_relative]
+        if relative and baseline is None:
+            raise relative[0].error("is relative (max_drop_pct/max_rise_pct) but no baseline was given; "
+                                    "pass --bench-baseline ENVELOPE_OR_DIR")
+        return cls(rules, baseline, bench, path) if rules else None
+
+    def current_envelopes(self) -> list[dict]:
+        """Built once, when the first rule runs: by then every suite test has finished."""
+        if self._current is None:
+            self._current = [suite.envelope for suite in self.bench.build_envelopes()]
+        return self._current
+
+    def check(self, rule: gate.Rule) -> list[gate.Outcome]:
+        outcomes = gate.evaluate([rule], self.current_envelopes(), self.baseline)
+        self.outcomes.extend(outcomes)
+        return outcomes
+
+    def make_items(self, session: pytest.Session) -> list[GateRuleItem]:
+        """Items under the rules' file, so their node ids read ``rules.toml::rule0[suite-field]``."""
+        rules_file = ThresholdsFile.from_parent(session, path=self.path)
+        return [GateRuleItem.from_parent(rules_file, name=f"rule{rule.index}[{rule.suite}-{rule.field}]",
+                                         rule=rule, gate=self) for rule in self.rules]
+
+
+class ThresholdsFile(pytest.File):
+    """The file the rules came from; its items are made by the plugin, not collected."""
+
+    def collect(self):
+        return []
+
+
+class GateRuleItem(pytest.Item):
+    def __init__(self, *, rule: gate.Rule, gate: Gate, **kwargs):
+        super().__init__(**kwargs)
+        self.rule = rule
+        self.gate = gate
+        self.add_marker(rule.suite)
+
+    def runtest(self) -> None:
+        if self.rule.suite not in self.gate.bench.suites:
+            pytest.skip(f"suite {self.rule.suite} did not run in this session; run it to check this rule")
+        outcomes = self.gate.check(self.rule)
+        failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+        if failed:
+            raise RuleFailed("\n".join(outcome.message for outcome in failed))
+        if outcomes and all(outcome.status == "skipped" for outcome in outcomes):
+            pytest.skip("; ".join(sorted({outcome.message for outcome in outcomes})))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, (RuleFailed, BenchInputError)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.rule.source, None, f"threshold {self.rule.label}: {self.rule.field} {self.rule.describe_limits()}"
