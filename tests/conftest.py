@@ -22,3 +22,31 @@ def running_server(tiny_model_dir, tmp_path_factory):
     server = ManagedServer(tiny_model_dir, log).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def envelope():
+    """Build an envelope and check it against the shared contract, so test data cannot drift from it."""
+    from support.contract import contract_errors
+
+    def build(suite: str, results: list[dict], **fields) -> dict:
+        data = {
+            "schema_version": "1",
+            "timestamp": "2026-05-01T12:00:00Z",
+            "git_sha": "0123abc",
+            "trigger": "local",
+            "suite": suite,
+            "model": "tiny-llama-h64",
+            "quantization": "none",
+            "seed": 0,
+            "gen_kwargs": {"max_gen_toks": 64, "temperature": 0.0},
+            "system": {"os": "Linux 6.1", "chip": "x86_64", "memory_gb": 24, "python_version": "3.11.7", "mlx_version": "0.32.4"},
+            "results": results,
+            "memory_snapshots": [{"phase": "peak", "rss_gb": 0.31}],
+            "errors": [],
+            **fields,
+        }
+        assert contract_errors(data) == []
+        return data
+
+    return build

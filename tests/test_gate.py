@@ -6,42 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from jsonschema import Draft7Validator
 
 from pytest_mlxbench import gate
 from pytest_mlxbench.errors import BenchInputError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "v1.json"
 MODEL = "tiny-llama-h64"
-
-
-@pytest.fixture(scope="module")
-def schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
-
-
-@pytest.fixture
-def envelope(schema):
-    """Build an envelope and check it against the contract, so test data cannot drift from it."""
-    validator = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
-
-    def build(suite: str, results: list[dict], **fields) -> dict:
-        data = {
-            "schema_version": "1",
-            "timestamp": "2026-05-01T12:00:00Z",
-            "git_sha": "0123abc",
-            "trigger": "local",
-            "suite": suite,
-            "model": MODEL,
-            "system": {"os": "Linux 6.1", "chip": "x86_64", "memory_gb": 24, "python_version": "3.11.7"},
-            "results": results,
-            "errors": [],
-            **fields,
-        }
-        validator.validate(data)
-        return data
-
-    return build
 
 
 def decode_row(prompt_tokens: int, tok_s: float, spread: float | None = None) -> dict:

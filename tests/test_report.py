@@ -9,48 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from jsonschema import Draft7Validator
 
 from pytest_mlxbench import gate
 from pytest_mlxbench.__main__ import main
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.report import format_outcomes_table, write_report
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "v1.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HOSTILE = '<script>alert("x")</script> $\\frac{a}{$ "quoted" & \x1b[31mred'
-
-
-@pytest.fixture(scope="module")
-def validator() -> Draft7Validator:
-    return Draft7Validator(json.loads(SCHEMA_PATH.read_text()), format_checker=Draft7Validator.FORMAT_CHECKER)
-
-
-@pytest.fixture
-def envelope(validator):
-    """Build an envelope and check it against the contract, so test data cannot drift from it."""
-
-    def build(suite: str, results: list[dict], **fields) -> dict:
-        data = {
-            "schema_version": "1",
-            "timestamp": "2026-05-01T12:00:00Z",
-            "git_sha": "0123abc",
-            "trigger": "local",
-            "suite": suite,
-            "model": "tiny-llama-h64",
-            "quantization": "none",
-            "seed": 0,
-            "gen_kwargs": {"max_gen_toks": 64, "temperature": 0.0},
-            "system": {"os": "Linux 6.1", "chip": "x86_64", "memory_gb": 24, "mlx_version": "0.32.4"},
-            "results": results,
-            "memory_snapshots": [{"phase": "peak", "rss_gb": 0.31}],
-            "errors": [],
-            **fields,
-        }
-        validator.validate(data)
-        return data
-
-    return build
 
 
 @pytest.fixture
