@@ -220,7 +220,8 @@ def _answer_for(
 ) -> list[dict]:
     if ground_truth is None:
         raise BenchInputError(
-            f"{where}: case {case_id!r} needs a possible-answer file; only irrelevance cases can go without one."
+            f"{where}: case {case_id!r} needs a possible-answer file (give it with --tool-answers);"
+            " only irrelevance cases can go without one."
         )
     if case_id not in ground_truth:
         raise BenchInputError(f"{where}: case {case_id!r} has no entry in the possible-answer file {answers}.")
