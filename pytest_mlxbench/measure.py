@@ -24,10 +24,10 @@ def spread_tags(values: list[float]) -> dict[str, str]:
     """min, max, count and the values of repeated measurements, as envelope tags (strings), so a
     later comparison can tell a change from noise."""
     return {
-        "min": f"{min(values):.6g}",
-        "max": f"{max(values):.6g}",
+        "min": f"{min(values):.10g}",
+        "max": f"{max(values):.10g}",
         "repeats": str(len(values)),
-        "samples": ",".join(f"{value:.6g}" for value in values),
+        "samples": ",".join(f"{value:.10g}" for value in values),
     }
 
 

@@ -194,3 +194,24 @@ def test_mean_pass_at_k_averages_only_problems_with_enough_samples():
 def test_mean_pass_at_k_is_none_when_no_problem_has_k_samples():
     assert mean_pass_at_k([(3, 1), (2, 2)], 5) is None
     assert mean_pass_at_k([], 1) is None
+
+
+def test_build_program_brings_prompt_assignments_the_completion_needs():
+    prompt = ('from typing import List, TypeVar\n\nT = TypeVar("T")\n\n\n'
+              'def first(xs: List[T]) -> T:\n    """First item."""\n')
+    problem = Problem(prompt, "first", "def check(candidate):\n    assert candidate([3, 4]) == 3\n")
+    completion = "def first(xs: List[T]) -> T:\n    return xs[0]\n"
+    assert build_program(problem, completion).count('T = TypeVar("T")') == 1
+    assert passes(problem, completion)
+    redefined = 'from typing import List, TypeVar\nT = TypeVar("T")\n' + completion
+    assert build_program(problem, redefined).count('T = TypeVar("T")') == 1
+
+
+@pytest.mark.parametrize("reply", [
+    "def total(xs):\n    return " + "-" * 100_000 + "1",
+    "```python\nx = " + "-" * 100_000 + "1\n```\n```python\ndef total(xs):\n    return x\n```",
+    "    return " + "-" * 100_000 + "1",
+], ids=["bare", "second-block", "body-only"])
+def test_nesting_too_deep_for_the_parser_is_not_a_crash(reply):
+    code = extract_code(reply, PROMPT, "total")
+    assert code is None or "def total" in code

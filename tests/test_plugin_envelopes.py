@@ -215,7 +215,7 @@ def test_numpy_numbers_are_recorded_as_plain_numbers(pytester):
         def test_records(record_metric):
             record_metric("decode", "decode_throughput", numpy.float32(2.5), "tok/s", duration_seconds=numpy.int64(3))
     """)
-    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)  # numpy cannot be imported twice in one process
     row = read_envelopes(out_dir(pytester))["throughput"]["results"][0]
     assert (row["value"], row["duration_seconds"]) == (2.5, 3)
 

@@ -162,7 +162,7 @@ def _last_def_name(prompt: str) -> str | None:
 def _parse(code: str) -> ast.Module | None:
     try:
         return ast.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # deep nesting exhausts the parser
         return None
 
 
@@ -200,7 +200,19 @@ def _missing_prompt_definitions(prompt: str, code: str, entry_point: str) -> lis
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             if node.name != entry_point and not _binds(code, node.name):
                 wanted.append(_with_decorators(prompt, node, segment))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):  # e.g. T = TypeVar("T") used in annotations
+            if not all(_assigns(code, name) for name in _assigned_names(node)):
+                wanted.append(segment)
     return wanted
+
+
+def _assigned_names(node: ast.Assign | ast.AnnAssign) -> list[str]:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return [name.id for target in targets for name in ast.walk(target) if isinstance(name, ast.Name)]
+
+
+def _assigns(code: str, name: str) -> bool:
+    return re.search(rf"^{re.escape(name)}[ \t]*(?::[^=\n]*)?=(?!=)", code, re.MULTILINE) is not None
 
 
 def _with_decorators(prompt: str, node: ast.AST, segment: str) -> str:
