@@ -215,3 +215,10 @@ def test_build_program_brings_prompt_assignments_the_completion_needs():
 def test_nesting_too_deep_for_the_parser_is_not_a_crash(reply):
     code = extract_code(reply, PROMPT, "total")
     assert code is None or "def total" in code
+
+
+def test_a_long_reply_with_trailing_prose_keeps_only_the_code():
+    # the trimming jumps to the parser's error line; one line at a time would be quadratic here
+    prompt = 'def f(x):\n    """doc"""\n'
+    reply = "def f(x):\n    return x\n" + "\n".join(f"prose line {i} with words" for i in range(20000))
+    assert extract_code(reply, prompt, "f") == "def f(x):\n    return x\n"

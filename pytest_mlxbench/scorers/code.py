@@ -176,10 +176,26 @@ def _trim_to_code(text: str) -> str | None:
     start = next((i for i, line in enumerate(lines) if _CODE_START.match(line)), None)
     if start is None:
         return None
-    for end in range(len(lines), start, -1):
+    end = len(lines)
+    while end > start:
         chunk = "\n".join(lines[start:end]).strip("\n")
-        if _parses(chunk):
+        error_line = _syntax_error_line(chunk)
+        if error_line is None:
             return chunk + "\n"
+        # everything from the offending line on is prose: jump there instead of one line at a
+        # time, which made long hostile replies quadratic
+        end = min(end - 1, start + error_line - 1) if error_line > 1 else end - 1
+    return None
+
+
+def _syntax_error_line(code: str) -> int | None:
+    """None when the code parses, else the 1-based line the parser stopped at (0 if unknown)."""
+    try:
+        ast.parse(code)
+    except SyntaxError as error:
+        return error.lineno or 0
+    except (ValueError, MemoryError, RecursionError):
+        return 0
     return None
 
 
