@@ -144,6 +144,10 @@ class Limits:
                 raise ValueError(f"Limits.{field.name} must be a positive int, got {value!r}")
 
 
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (a worker died or hung): a harness error, never a verdict."""
+
+
 @dataclasses.dataclass(frozen=True)
 class SandboxResult:
     """Outcome of one program: verdict, timing, capped output tails and exit detail."""
@@ -459,8 +463,8 @@ class _Worker:
             reply = self._await_reply(started + timeout_s + _REPLY_GRACE_S, limits)
         if reply is None:
             detail = f"sandbox worker stopped answering ({self._log_tail() or 'no log'})"
-            self._kill()
-            return SandboxResult("error", time.monotonic() - started, "", "", detail)
+            self._kill()  # the next job starts a fresh worker
+            raise SandboxError(detail)  # our machinery failed: a harness error, not the candidate's verdict
         return SandboxResult(**reply)
 
     def _await_reply(self, deadline: float, limits: Limits) -> dict | None:

@@ -17,6 +17,7 @@ from pytest_mlxbench.sandbox import (
     TAIL_BYTES,
     Limits,
     Sandbox,
+    SandboxError,
     default_timeout,
     run_program,
     run_programs,
@@ -252,3 +253,21 @@ def processes_whose_command_line_contains(text: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def test_a_worker_killed_mid_run_is_a_sandbox_error_and_the_next_run_gets_a_fresh_worker():
+    """A real fault of our machinery: the worker process is SIGKILLed from outside while a
+    candidate sleeps. That is a harness error (SandboxError), never a verdict of the candidate."""
+    import signal
+    import threading
+
+    with Sandbox(workers=1) as pool:
+        [worker] = pool._workers
+        killer = threading.Timer(0.5, lambda: os.kill(worker._process.pid, signal.SIGKILL))
+        killer.start()
+        try:
+            with pytest.raises(SandboxError, match="sandbox worker stopped answering"):
+                pool.run("import time\ntime.sleep(30)\n", timeout_s=2.0)
+        finally:
+            killer.cancel()
+        assert pool.run("assert 1 + 1 == 2\n", timeout_s=10.0).verdict == "passed"
