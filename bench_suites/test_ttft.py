@@ -7,11 +7,12 @@ p50, p90 and p99 of TTFT and end-to-end latency, and the decode rate from the se
 """
 
 import uuid
+from pathlib import Path
 
 import pytest
 
 import pytest_mlxbench
-from pytest_mlxbench.measure import median, percentile, spread_tags, timed_stream
+from pytest_mlxbench.measure import completion_tokens, median, percentile, spread_tags, timed_stream, token_counter
 
 pytestmark = pytest_mlxbench.suite("ttft")
 
@@ -22,31 +23,11 @@ PROMPT = (
 PERCENTILES = (50, 90, 99)
 
 
-def token_counter(model_path):
-    """Counts completion tokens with the model's own tokenizer, when its files are at hand."""
-    if model_path is None or not (model_path / "tokenizer.json").is_file():
-        return None
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
-
-
-def completion_tokens(timing, count_tokens):
-    if timing.completion_tokens is not None:
-        return timing.completion_tokens, "server_usage"
-    if count_tokens is not None:
-        return count_tokens(timing.text), "tokenizer"
-    return timing.content_chunks, "stream_chunks"
-
-
 @pytest.fixture
-def ttft_model_path(request, mlx_endpoint, mlxbench_settings):
+def ttft_model_path(mlx_endpoint, mlxbench_settings):
     """The local model directory for counting tokens: the managed server's model, or --mlx-model."""
     if mlx_endpoint.server is not None:
         return mlx_endpoint.server.model_dir
-    from pathlib import Path
-
     model = mlxbench_settings.model
     return Path(model) if model and Path(model).is_dir() else None
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -88,3 +90,23 @@ def timed_stream(client, **request) -> StreamTiming:
         prompt_tokens=getattr(usage, "prompt_tokens", None),
         content_chunks=chunks,
     )
+
+
+def token_counter(model_dir: Path | None) -> Callable[[str], int] | None:
+    """Counts tokens with the model's own tokenizer, when its tokenizer.json is at hand."""
+    if model_dir is None or not (model_dir / "tokenizer.json").is_file():
+        return None
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def completion_tokens(timing: StreamTiming, count_tokens: Callable[[str], int] | None) -> tuple[int, str]:
+    """Generated tokens and where the number came from: the server's usage, else the tokenizer,
+    else the count of content chunks (most servers send one token per chunk)."""
+    if timing.completion_tokens is not None:
+        return timing.completion_tokens, "server_usage"
+    if count_tokens is not None:
+        return count_tokens(timing.text), "tokenizer"
+    return timing.content_chunks, "stream_chunks"

@@ -9,12 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlxbench.agents.baseline import (
-    assistant_tool_calls_message,
-    initial_messages,
-    run_baseline,
-    tool_result_message,
-)
+from pytest_mlxbench.agents.baseline import run_baseline
 from pytest_mlxbench.agents.endpoint import AgentEndpoint
 from pytest_mlxbench.agents.fixture_data import make_fixture_data
 from pytest_mlxbench.agents.frameworks import ADAPTERS, INSTALL_COMMAND, FrameworkAdapter, adapter_by_name
@@ -25,16 +20,8 @@ from pytest_mlxbench.agents.tools import TOOL_SPECS, Toolset
 from pytest_mlxbench.endpoint import PLACEHOLDER_API_KEY, Endpoint
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.server import SERVED_MODEL, ManagedServer, free_port
-from support.overfit import Example, train_tiny_model
-
-SEED = 4242
-TOOL_CALL_ID = "call_0"
-# The "strict" flag each runner puts on its tools: the baseline and langgraph send none,
-# openai-agents sends false, pydantic-ai true. The model is overfit on all three renderings.
-STRICT_FLAGS = (None, False, True)
-# smolagents wraps the task in its own long ReAct prompt and must end with its final_answer
-# tool: too long to overfit here, so it is only required to reach a verdict.
-FRAMEWORKS_TRAINED = ("openai-agents", "langgraph", "pydantic-ai")
+from support.agent_training import FRAMEWORKS_TRAINED, SEED, order_status_examples
+from support.overfit import train_tiny_model
 
 # ---------------------------------------------------------------- fixture data and tools
 
@@ -195,7 +182,7 @@ def order_task(fixture_data):
 
 @pytest.fixture(scope="module")
 def trained_model_dir(tmp_path_factory, fixture_data, order_task):
-    return train_tiny_model(_order_status_examples(order_task, fixture_data), tmp_path_factory.mktemp("agent-model"))
+    return train_tiny_model(order_status_examples(order_task, fixture_data), tmp_path_factory.mktemp("agent-model"))
 
 
 @pytest.fixture(scope="module")
@@ -266,31 +253,6 @@ def test_framework_stops_at_the_step_limit(adapter, endpoint, fixture_data, orde
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _order_status_examples(task, fixture) -> list[Example]:
-    """The two replies of a successful run, on exactly the messages the baseline loop sends,
-    with the tool list rendered as each runner sends it."""
-    tools = Toolset(fixture.directory, task.tool_names)
-    arguments = json.dumps({"order_id": fixture.order_id})
-    call_text = f'<tool_call>\n{{"name": "get_order_status", "arguments": {arguments}}}\n</tool_call>'
-    after_call = [
-        *initial_messages(task),
-        assistant_tool_calls_message("", [(TOOL_CALL_ID, "get_order_status", arguments)]),
-        tool_result_message(TOOL_CALL_ID, tools.call_json("get_order_status", arguments)),
-    ]
-    answer = f"The status of order {fixture.order_id} is {fixture.order_status}."
-    examples = []
-    for strict in STRICT_FLAGS:
-        schemas = _with_strict_flag(tools.openai_schemas(), strict)
-        examples += [Example(initial_messages(task), call_text, schemas), Example(after_call, answer, schemas)]
-    return examples
-
-
-def _with_strict_flag(schemas: list[dict], strict: bool | None) -> list[dict]:
-    if strict is None:
-        return schemas
-    return [{**schema, "function": {**schema["function"], "strict": strict}} for schema in schemas]
 
 
 def _run(runner, task, endpoint, fixture):

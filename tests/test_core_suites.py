@@ -118,3 +118,25 @@ def test_a_dead_server_errors_the_tests_that_need_it_with_its_log(pytester, tmp_
     envelope = read_envelopes(out)["ttft"]
     assert rows_by_name(envelope)["ttft_p50"]["value"] == 12.0
     assert any("test_needs_the_server (in setup): " in error and "has died" in error for error in envelope["errors"])
+
+
+def test_sync_and_async_clients_talk_to_the_managed_server(pytester, tmp_path):
+    pytester.makepyfile(test_clients="""
+        import asyncio
+        import pytest_mlxbench
+        pytestmark = pytest_mlxbench.suite("ttft")
+
+        def test_both(openai_client, async_openai_client, mlx_endpoint, bench_gen_kwargs, record_metric):
+            request = {"model": mlx_endpoint.model, "messages": [{"role": "user", "content": "hi"}],
+                       **bench_gen_kwargs, "max_tokens": 3}
+            sync_reply = openai_client.chat.completions.create(**request)
+            async_reply = asyncio.run(async_openai_client.chat.completions.create(**request))
+            assert sync_reply.usage.completion_tokens == async_reply.usage.completion_tokens == 3
+            assert sync_reply.choices[0].message.content == async_reply.choices[0].message.content
+            record_metric("completion_tokens", "tokens", sync_reply.usage.completion_tokens, "count")
+    """)
+    out = tmp_path / "out"
+    result = pytester.runpytest_subprocess("--bench-out", str(out))
+    result.assert_outcomes(passed=1)
+    envelope = read_envelopes(out)["ttft"]
+    assert envelope["gen_kwargs"] == {"max_gen_toks": 512, "temperature": 0.0}

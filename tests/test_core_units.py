@@ -143,3 +143,23 @@ def test_memory_snapshot_and_rss_sampler():
         block = bytearray(64 * 1024 * 1024)
         block[::4096] = b"x" * len(block[::4096])
     assert sampler.peak_mb >= 64
+
+
+def timing_with(text, completion_tokens, chunks):
+    from pytest_mlxbench.measure import StreamTiming
+
+    return StreamTiming(ttft_s=0.1, total_s=1.1, text=text, completion_tokens=completion_tokens, prompt_tokens=None,
+                        content_chunks=chunks)
+
+
+def test_completion_tokens_come_from_usage_then_the_tokenizer_then_chunks(tiny_model_dir):
+    from pytest_mlxbench.measure import completion_tokens, token_counter
+
+    count = token_counter(tiny_model_dir)
+    text = "hello world, the lighthouse keeper"
+    assert completion_tokens(timing_with(text, 9, 4), count) == (9, "server_usage")
+    tokens, source = completion_tokens(timing_with(text, None, 4), count)
+    assert source == "tokenizer" and tokens == count(text) and tokens > 4
+    assert completion_tokens(timing_with(text, None, 4), None) == (4, "stream_chunks")
+    assert token_counter(None) is None
+    assert timing_with(text, 11, 4).decode_tokens_per_second(11) == pytest.approx(10.0)
