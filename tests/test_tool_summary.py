@@ -86,7 +86,7 @@ def test_decode_rate_is_reported_tokens_over_the_latency_of_the_cases_that_repor
     decode = rows["decode"]
     assert decode["value"] == decode["decode_tokens_per_second"] == 30.0
     assert decode["unit"] == "tok/s" and decode["duration_seconds"] == 4.0
-    assert decode["tags"]["cases_with_usage"] == "2" and decode["tags"]["completion_tokens"] == "120"
+    assert decode["tags"]["requests_with_usage"] == "2" and decode["tags"]["completion_tokens"] == "120"
     assert "includes prefill" in decode["tags"]["method"]
 
 

@@ -47,11 +47,8 @@ def run_baseline(
 
 
 def _drive(task: AgentTask, endpoint: AgentEndpoint, toolset: Toolset, transcript: Transcript, max_steps: int) -> None:
-    from openai import OpenAI
-
     transcript.messages = initial_messages(task)
-    client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=endpoint.timeout_s, max_retries=0)
-    with client:
+    with endpoint.client() as client:
         while transcript.steps < max_steps:
             transcript.steps += 1
             response = client.chat.completions.create(

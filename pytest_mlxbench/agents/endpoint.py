@@ -35,6 +35,18 @@ class AgentEndpoint:
         """From the plugin's endpoint (anything with base_url, api_key and model), plus sampling settings."""
         return cls(base_url=endpoint.base_url, api_key=endpoint.api_key, model=endpoint.model, **settings)
 
+    def client(self):
+        """An ``openai.OpenAI`` client for this endpoint (no retries: a failure is a measurement)."""
+        from openai import OpenAI
+
+        return OpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s, max_retries=0)
+
+    def async_client(self):
+        """An ``openai.AsyncOpenAI`` client for this endpoint, for frameworks that take one."""
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s, max_retries=0)
+
     def error_text(self, error: BaseException) -> str:
         """One line for a transcript: the error type and message, api key masked, bounded length."""
         text = " ".join(f"{type(error).__name__}: {error}".split())

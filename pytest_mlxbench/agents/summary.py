@@ -27,6 +27,8 @@ rows add ``task``, and their score row ``outcome`` (``passed`` or the failure ki
 
 from __future__ import annotations
 
+from pytest_mlxbench.scorers.rows import result_row
+
 OVERALL_METRIC = "score"
 
 
@@ -54,7 +56,7 @@ def overall_rows(runs: list[dict]) -> list[dict]:
     tags = {**runner_tags(scored[0]), "tasks": len(scored), "passed": sum(s["score"] == 1.0 for s in scored),
             "harness_errors": len(runs) - len(scored)}
     total_latency = sum(sample["transcript"]["latency_s"] for sample in scored)
-    return [_row(scored[0]["runner"], OVERALL_METRIC, mean, "ratio", tags, duration_seconds=total_latency)]
+    return [result_row(scored[0]["runner"], OVERALL_METRIC, mean, "ratio", tags, duration_seconds=total_latency)]
 
 
 def task_rows(sample: dict) -> list[dict]:
@@ -63,22 +65,17 @@ def task_rows(sample: dict) -> list[dict]:
     tags = {**runner_tags(sample), "task": sample["task_id"]}
     outcome = "passed" if sample["score"] == 1.0 else sample.get("kind") or "failed"
     rows = [
-        _row(name, "score", sample["score"], "ratio", {**tags, "outcome": outcome}),
-        _row(name, "latency", transcript["latency_s"], "seconds", tags, duration_seconds=transcript["latency_s"]),
-        _row(name, "tool_calls", len(transcript["tool_calls"]), "count", tags),
-        _row(name, "steps", transcript["steps"], "count", tags),
+        result_row(name, "score", sample["score"], "ratio", {**tags, "outcome": outcome}),
+        result_row(name, "latency", transcript["latency_s"], "seconds", tags, duration_seconds=transcript["latency_s"]),
+        result_row(name, "tool_calls", len(transcript["tool_calls"]), "count", tags),
+        result_row(name, "steps", transcript["steps"], "count", tags),
     ]
     for field in ("prompt_tokens", "completion_tokens"):
         if transcript.get(field) is not None:
-            rows.append(_row(name, field, transcript[field], "tokens", tags))
+            rows.append(result_row(name, field, transcript[field], "tokens", tags))
     return rows
 
 
 def runner_tags(sample: dict) -> dict:
     return {"framework": sample["runner"], "framework_version": sample.get("framework_version", "unknown"),
             "seed": sample.get("seed"), "max_steps": sample.get("max_steps")}
-
-
-def _row(name: str, metric: str, value: float, unit: str, tags: dict, **fields) -> dict:
-    return {"name": name, "metric": metric, "value": value, "unit": unit, **fields,
-            "tags": {key: str(tag) for key, tag in tags.items()}}

@@ -34,13 +34,13 @@ from __future__ import annotations
 from collections import Counter
 
 from pytest_mlxbench.measure import percentile
+from pytest_mlxbench.scorers.rows import decode_rows, is_number, result_row
 from pytest_mlxbench.scorers.code import mean_pass_at_k
 
 VERDICTS = ("passed", "failed", "error", "timeout", "killed", "no_code")
 PASS_AT_K = (1, 10, 100)
 LATENCY_PERCENTILES = (50, 95)
 ESTIMATOR = "unbiased 1 - C(n-c,k)/C(n,k) per problem (Chen et al. 2021), mean over problems"
-DECODE_METHOD = "sum of usage completion_tokens / sum of request latency (non-streamed; includes prefill)"
 
 
 def bench_summarize(samples: list[dict]) -> list[dict]:
@@ -53,9 +53,9 @@ def bench_summarize(samples: list[dict]) -> list[dict]:
     return [
         *pass_at_k_rows(scored, tags, total_s),
         *verdict_rows(scored_samples, tags),
-        _row("harness_errors", "errors", len(problems) - len(scored), "count", tags),
+        result_row("harness_errors", "errors", len(problems) - len(scored), "count", tags),
         *latency_rows(scored_samples, tags),
-        _row("total_duration", "duration", total_s, "seconds", tags, duration_seconds=total_s),
+        result_row("total_duration", "duration", total_s, "seconds", tags, duration_seconds=total_s),
         *decode_rows(scored_samples, tags),
     ]
 
@@ -100,7 +100,7 @@ def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], total_s:
         eligible = [(n, c) for n, c in counts if n >= k]
         row_tags = {**tags, "k": str(k), "estimator": ESTIMATOR, "problems_with_k": str(len(eligible)),
                     "problems_solved": str(sum(c > 0 for _, c in eligible))}
-        rows.append(_row(f"pass@{k}", "pass@k", value, "ratio", row_tags, duration_seconds=total_s))
+        rows.append(result_row(f"pass@{k}", "pass@k", value, "ratio", row_tags, duration_seconds=total_s))
     return rows
 
 
@@ -109,44 +109,22 @@ def verdict_rows(scored_samples: list[dict], tags: dict[str, str]) -> list[dict]
     unknown = set(counts) - set(VERDICTS)
     if unknown:
         raise ValueError(f"samples carry unknown verdicts {sorted(map(str, unknown))}")
-    return [_row(f"verdict_{kind}", "verdicts", counts[kind], "count", tags) for kind in VERDICTS]
+    return [result_row(f"verdict_{kind}", "verdicts", counts[kind], "count", tags) for kind in VERDICTS]
 
 
 def latency_rows(scored_samples: list[dict], tags: dict[str, str]) -> list[dict]:
-    latencies = [sample["latency_s"] for sample in scored_samples if _is_number(sample.get("latency_s"))]
+    latencies = [sample["latency_s"] for sample in scored_samples if is_number(sample.get("latency_s"))]
     if not latencies:
         return []
     spread = {"min": f"{min(latencies):.6g}", "max": f"{max(latencies):.6g}", "requests": str(len(latencies))}
     values = [(f"latency_p{q}", percentile(latencies, q)) for q in LATENCY_PERCENTILES]
     values.append(("latency_mean", sum(latencies) / len(latencies)))
-    return [_row(name, "latency", value, "seconds", {**tags, **spread}, duration_seconds=value)
+    return [result_row(name, "latency", value, "seconds", {**tags, **spread}, duration_seconds=value)
             for name, value in values]
 
 
 def total_duration(problems: dict[str, list[dict]]) -> float:
     """Each problem's wall-clock time once (every sample of a problem carries the same value)."""
-    durations = [next((s["problem_duration_s"] for s in group if _is_number(s.get("problem_duration_s"))), 0.0)
+    durations = [next((s["problem_duration_s"] for s in group if is_number(s.get("problem_duration_s"))), 0.0)
                  for group in problems.values()]
     return float(sum(durations))
-
-
-def decode_rows(scored_samples: list[dict], tags: dict[str, str]) -> list[dict]:
-    reported = [(tokens, sample["latency_s"]) for sample in scored_samples
-                if isinstance(tokens := (sample.get("usage") or {}).get("completion_tokens"), int)
-                and _is_number(sample.get("latency_s"))]
-    total_seconds = sum(seconds for _, seconds in reported)
-    if not reported or total_seconds <= 0:
-        return []
-    rate = sum(tokens for tokens, _ in reported) / total_seconds
-    row_tags = {**tags, "method": DECODE_METHOD, "requests_with_usage": str(len(reported)),
-                "completion_tokens": str(sum(tokens for tokens, _ in reported))}
-    return [_row("decode", "decode_throughput", rate, "tok/s", row_tags,
-                 decode_tokens_per_second=rate, duration_seconds=total_seconds)]
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _row(name: str, metric: str, value: float, unit: str, tags: dict[str, str], **fields) -> dict:
-    return {"name": name, "metric": metric, "value": value, "unit": unit, **fields, "tags": dict(tags)}

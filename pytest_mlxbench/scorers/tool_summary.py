@@ -34,10 +34,10 @@ from __future__ import annotations
 from collections import Counter
 
 from pytest_mlxbench.measure import percentile
+from pytest_mlxbench.scorers.rows import decode_rows, result_row
 from pytest_mlxbench.scorers.tool_calls import FAILURE_KINDS
 
 LATENCY_PERCENTILES = (50, 95)
-DECODE_METHOD = "sum of usage completion_tokens / sum of request latency (non-streamed; includes prefill)"
 
 
 def bench_summarize(samples: list[dict]) -> list[dict]:
@@ -47,7 +47,7 @@ def bench_summarize(samples: list[dict]) -> list[dict]:
     return [
         *accuracy_rows(scored, tags),
         *failure_rows(scored, tags),
-        _row("errors", "errors", len(samples) - len(scored), "count", tags),
+        result_row("errors", "errors", len(samples) - len(scored), "count", tags),
         *latency_rows(scored, tags),
         *decode_rows(scored, tags),
     ]
@@ -88,7 +88,7 @@ def accuracy_rows(scored: list[dict], tags: dict[str, str]) -> list[dict]:
 def _accuracy_row(name: str, cases: list[dict], tags: dict[str, str]) -> dict:
     passed = sum(1 for sample in cases if sample["verdict"]["passed"])
     row_tags = {**tags, "judged": str(len(cases)), "passed": str(passed)}
-    return _row(name, "accuracy", passed / len(cases), "ratio", row_tags)
+    return result_row(name, "accuracy", passed / len(cases), "ratio", row_tags)
 
 
 def failure_rows(scored: list[dict], tags: dict[str, str]) -> list[dict]:
@@ -96,7 +96,7 @@ def failure_rows(scored: list[dict], tags: dict[str, str]) -> list[dict]:
     unknown = set(kinds) - set(FAILURE_KINDS)
     if unknown:
         raise ValueError(f"samples carry unknown failure kinds {sorted(map(str, unknown))}")
-    return [_row(f"failures_{kind}", "failures", kinds[kind], "count", tags) for kind in FAILURE_KINDS]
+    return [result_row(f"failures_{kind}", "failures", kinds[kind], "count", tags) for kind in FAILURE_KINDS]
 
 
 def latency_rows(scored: list[dict], tags: dict[str, str]) -> list[dict]:
@@ -107,23 +107,5 @@ def latency_rows(scored: list[dict], tags: dict[str, str]) -> list[dict]:
     rows = []
     for q in LATENCY_PERCENTILES:
         value = percentile(latencies, q)
-        rows.append(_row(f"latency_p{q}", "latency", value, "seconds", {**tags, **spread}, duration_seconds=value))
+        rows.append(result_row(f"latency_p{q}", "latency", value, "seconds", {**tags, **spread}, duration_seconds=value))
     return rows
-
-
-def decode_rows(scored: list[dict], tags: dict[str, str]) -> list[dict]:
-    reported = [(tokens, sample["latency_s"]) for sample in scored
-                if isinstance(tokens := (sample.get("usage") or {}).get("completion_tokens"), int)
-                and isinstance(sample.get("latency_s"), (int, float))]
-    total_seconds = sum(seconds for _, seconds in reported)
-    if not reported or total_seconds <= 0:
-        return []
-    rate = sum(tokens for tokens, _ in reported) / total_seconds
-    row_tags = {**tags, "method": DECODE_METHOD, "cases_with_usage": str(len(reported)),
-                "completion_tokens": str(sum(tokens for tokens, _ in reported))}
-    return [_row("decode", "decode_throughput", rate, "tok/s", row_tags,
-                 decode_tokens_per_second=rate, duration_seconds=total_seconds)]
-
-
-def _row(name: str, metric: str, value: float, unit: str, tags: dict[str, str], **fields) -> dict:
-    return {"name": name, "metric": metric, "value": value, "unit": unit, **fields, "tags": dict(tags)}

@@ -27,11 +27,8 @@ async def _run(
 ) -> None:
     from agents import Agent, ModelSettings, OpenAIChatCompletionsModel, RunConfig, Runner
     from agents.exceptions import MaxTurnsExceeded
-    from openai import AsyncOpenAI
 
-    client = AsyncOpenAI(
-        base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=endpoint.timeout_s, max_retries=0
-    )
+    client = endpoint.async_client()
     agent = Agent(
         name="support-agent",
         instructions=task.instructions,

@@ -22,16 +22,13 @@ def drive(task: AgentTask, endpoint: AgentEndpoint, toolset: Toolset, transcript
 async def _run(
     task: AgentTask, endpoint: AgentEndpoint, toolset: Toolset, transcript: Transcript, max_steps: int
 ) -> None:
-    from openai import AsyncOpenAI
     from pydantic_ai import Agent, capture_run_messages
     from pydantic_ai.exceptions import UsageLimitExceeded
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
     from pydantic_ai.usage import UsageLimits
 
-    client = AsyncOpenAI(
-        base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=endpoint.timeout_s, max_retries=0
-    )
+    client = endpoint.async_client()
     agent = Agent(
         OpenAIChatModel(endpoint.model, provider=OpenAIProvider(openai_client=client)),
         instructions=task.instructions,
