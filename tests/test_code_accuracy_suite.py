@@ -5,13 +5,13 @@ sample log)."""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 from support.contract import read_envelopes, rows_by_name
 from support.overfit import Example, train_tiny_model
+from support.suites import load_suite
 
 from pytest_mlxbench.humaneval import load_problems
 from pytest_mlxbench.sandbox import Sandbox
@@ -21,15 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE_FILE = ROOT / "bench_suites" / "test_code_accuracy.py"
 
 
-def load_suite():
-    """The suite module itself, so the trainer prompts exactly as the suite does."""
-    spec = importlib.util.spec_from_file_location("code_accuracy_suite_under_test", SUITE_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-SUITE = load_suite()
+SUITE = load_suite("test_code_accuracy.py")
 SHIPPED = {problem.task_id: problem for problem in load_problems(None)}
 
 CORRECT, WRONG, PROSE, LOOPING = "mlxbench/12", "mlxbench/15", "mlxbench/0", "mlxbench/10"

@@ -4,7 +4,6 @@ read what it wrote (terminal, envelope, sample log). Plus the suite's pure failu
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from support.agent_training import SEED, order_status_answer, order_status_examples
 from support.contract import read_envelopes
 from support.overfit import train_tiny_model
+from support.suites import load_suite
 
 from pytest_mlxbench.agents.fixture_data import make_fixture_data
 from pytest_mlxbench.agents.frameworks import ADAPTERS, INSTALL_COMMAND
@@ -48,15 +48,8 @@ def set_tracing_disabled(disabled):
 '''
 
 
-def load_suite():
-    """The suite module itself, for its pure helpers."""
-    spec = importlib.util.spec_from_file_location("framework_eval_suite_under_test", SUITE_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-SUITE = load_suite()
+SUITE = load_suite("test_framework_eval.py")
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,13 @@
 """The tool-calling suite end to end: pytest runs bench_suites/test_tool_calling.py in a subprocess
 against a real mlx_lm.server, and we read what it wrote (terminal, envelope, sample log)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 from support.contract import read_envelopes, rows_by_name
 from support.overfit import Example, train_tiny_model
+from support.suites import load_suite
 
 from pytest_mlxbench.bfcl import first_answer_calls, load_cases, openai_tool_names, to_openai_tools
 from pytest_mlxbench.scorers.tool_calls import FAILURE_KINDS
@@ -25,15 +25,8 @@ BFCL_CATEGORIES = {  # question file -> (answer file or None, cases in the file)
 SECRET_KEY = "sk-tool-suite-secret-0123456789"
 
 
-def load_suite():
-    """The suite module itself, so the trainer uses the suite's own request building."""
-    spec = importlib.util.spec_from_file_location("tool_calling_suite_under_test", SUITE_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-SUITE = load_suite()
+SUITE = load_suite("test_tool_calling.py")
 SHIPPED = {case.id: case for case in load_cases(SUITE.SHIPPED_QUESTIONS, SUITE.SHIPPED_ANSWERS)}
 
 # What the trained model answers per shipped case (BFCL-form calls), and the verdict that must follow.
