@@ -26,10 +26,10 @@ def spread_tags(values: list[float]) -> dict[str, str]:
     """min, max, count and the values of repeated measurements, as envelope tags (strings), so a
     later comparison can tell a change from noise."""
     return {
-        "min": f"{min(values):.10g}",
-        "max": f"{max(values):.10g}",
+        "min": repr(float(min(values))),  # repr round-trips exactly: the tags bound the value
+        "max": repr(float(max(values))),
         "repeats": str(len(values)),
-        "samples": ",".join(f"{value:.10g}" for value in values),
+        "samples": ",".join(repr(float(value)) for value in values),
     }
 
 

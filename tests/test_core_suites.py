@@ -3,6 +3,8 @@ mlx_lm.server, against an already running server, and on a model directory given
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 from support.contract import ROOT, read_envelopes, rows_by_name
@@ -140,3 +142,36 @@ def test_sync_and_async_clients_talk_to_the_managed_server(pytester, tmp_path):
     result.assert_outcomes(passed=1)
     envelope = read_envelopes(out)["ttft"]
     assert envelope["gen_kwargs"] == {"max_gen_toks": 512, "temperature": 0.0}
+
+
+def scaled_envelope(envelope: dict, factor: float) -> dict:
+    """The envelope with every decode rate (value, field and repeat tags) multiplied by factor."""
+    scaled = json.loads(json.dumps(envelope))
+    for row in scaled["results"]:
+        if row["name"].startswith("decode_"):
+            row["value"] *= factor
+            row["decode_tokens_per_second"] *= factor
+            tags = row["tags"]
+            tags["min"], tags["max"] = (str(float(tags[key]) * factor) for key in ("min", "max"))
+            tags["samples"] = ",".join(str(float(sample) * factor) for sample in tags["samples"].split(","))
+    return scaled
+
+
+def test_real_throughput_numbers_pass_against_themselves_and_fail_a_20_percent_regression(pytester, tmp_path):
+    out = tmp_path / "out"
+    assert run_suites(pytester, out, "-m", "throughput", *SMALL_THROUGHPUT, "--bench-repeats", "3").ret == 0
+    [written] = out.glob("*throughput*.json")
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nsuite = "throughput"\nname = "decode_*"\nfield = "decode_tokens_per_second"\n'
+                     "max_drop_pct = 10\n")
+    report = [sys.executable, "-m", "pytest_mlxbench", "report", str(written), "--out", str(tmp_path / "page"),
+              "--thresholds", str(rules)]
+    same = subprocess.run([*report, "--baseline", str(written)], capture_output=True, text=True)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "2 passed" in same.stdout
+
+    faster_baseline = tmp_path / "baseline.json"
+    faster_baseline.write_text(json.dumps(scaled_envelope(json.loads(written.read_text()), 1.25)))
+    regressed = subprocess.run([*report, "--baseline", str(faster_baseline)], capture_output=True, text=True)
+    assert regressed.returncode == 1
+    assert "2 failed" in regressed.stdout and "(-20.0%), limit drop <= 10%; beyond run noise" in regressed.stdout

@@ -111,7 +111,8 @@ def test_percentiles_interpolate_like_numpy():
 
 
 def test_spread_tags_carry_the_repeats():
-    assert spread_tags([3.0, 1.0, 2.0]) == {"min": "1", "max": "3", "repeats": "3", "samples": "3,1,2"}
+    assert spread_tags([3.0, 1.0, 2.0]) == {"min": "1.0", "max": "3.0", "repeats": "3", "samples": "3.0,1.0,2.0"}
+    assert float(spread_tags([146.14453125])["max"]) == 146.14453125
 
 
 def test_rates_of_a_timed_generation():
