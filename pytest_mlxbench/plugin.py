@@ -3,9 +3,9 @@ measurements from reports, and writing the envelopes at session end."""
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 from .envelope import suite_names
 from .errors import BenchInputError
@@ -104,6 +104,7 @@ class BenchHooks:
         self.gate = threshold_gate
         self.current_item: pytest.Item | None = None
         self.report_page: Path | None = None
+        self.report_error: str | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
@@ -176,7 +177,11 @@ class BenchHooks:
         if any(suite.problems for suite in written) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.bench.settings.report_dir and written:
-            self.report_page = self._write_report(written)
+            try:
+                self.report_page = self._write_report(written)
+            except BenchInputError as error:  # e.g. an unwritable --bench-report directory
+                self.report_error = str(error)
+                session.exitstatus = max(session.exitstatus, pytest.ExitCode.TESTS_FAILED)
 
     def _write_report(self, written) -> Path:
         from .report import write_report
@@ -199,3 +204,5 @@ class BenchHooks:
             terminalreporter.line(format_outcomes_table(self.gate.outcomes))
         if self.report_page:
             terminalreporter.line(f"report: {self.report_page}")
+        if self.report_error:
+            terminalreporter.line(f"report not written: {self.report_error}", red=True)

@@ -79,11 +79,6 @@ class BenchSession:
         if callable(summarize):
             self.summarizers[_module_id(item.nodeid)] = (suite, summarize)
 
-    def forget_unselected(self, selected_suites: set[str]) -> None:
-        for name in list(self.suites):
-            if name not in selected_suites:
-                del self.suites[name]
-
     # --- what tests recorded ---------------------------------------------------
 
     def add_report(self, report: pytest.TestReport) -> None:

@@ -160,3 +160,11 @@ def test_a_baseline_without_this_model_fails_the_relative_rule(project):
 def test_a_baseline_that_is_not_an_envelope_is_one_line(project):
     project.path.joinpath("bad.json").write_text('{"hello": 1}')
     assert_usage_error(run_with_rules(project, "--bench-baseline", "bad.json"), "bad.json")
+
+
+def test_a_report_that_cannot_be_written_is_one_line_and_fails_the_run(project):
+    (project.path / "taken").write_text("a file, not a directory")
+    result = project.runpytest_subprocess("--bench-report", "taken/report")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["report not written: cannot write the report to *taken/report*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
