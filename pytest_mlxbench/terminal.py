@@ -14,8 +14,10 @@ def format_value(value) -> str:
 
 
 def headline(rows: list[dict]) -> str:
-    shown = [f"{row['name']} {format_value(row['value'])} {row['unit']}" for row in rows[:HEADLINE_ROWS]]
-    more = len(rows) - HEADLINE_ROWS
+    """The first few measured numbers; counts (of verdicts, failure kinds) stay in the envelope."""
+    candidates = [row for row in rows if row.get("unit") != "count"] or rows
+    shown = [f"{row['name']} {format_value(row['value'])} {row['unit']}" for row in candidates[:HEADLINE_ROWS]]
+    more = len(rows) - len(shown)
     return "; ".join(shown) + (f"; … {more} more" if more > 0 else "")
 
 

@@ -164,3 +164,12 @@ def test_completion_tokens_come_from_usage_then_the_tokenizer_then_chunks(tiny_m
     assert completion_tokens(timing_with(text, None, 4), None) == (4, "stream_chunks")
     assert token_counter(None) is None
     assert timing_with(text, 11, 4).decode_tokens_per_second(11) == pytest.approx(10.0)
+
+
+def test_the_terminal_headline_prefers_measurements_over_counts():
+    from pytest_mlxbench.terminal import headline
+
+    rows = [{"name": "pass@1", "value": 0.5, "unit": "ratio"}, {"name": "verdict_failed", "value": 3, "unit": "count"},
+            {"name": "latency_p50", "value": 1.23456, "unit": "seconds"}]
+    assert headline(rows) == "pass@1 0.5 ratio; latency_p50 1.235 seconds; … 1 more"
+    assert headline(rows[1:2]) == "verdict_failed 3 count"
