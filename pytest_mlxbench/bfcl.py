@@ -83,10 +83,6 @@ class ToolCase:
     functions: list[dict]
     possible_answer: list[dict] | None  # [{func: {param: [allowed values]}}]; None for irrelevance
 
-    @property
-    def is_irrelevance(self) -> bool:
-        return is_irrelevance_category(self.category)
-
 
 def is_irrelevance_category(category: str) -> bool:
     return "irrelevance" in category

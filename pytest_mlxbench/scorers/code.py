@@ -166,10 +166,6 @@ def _parse(code: str) -> ast.Module | None:
         return None
 
 
-def _parses(code: str) -> bool:
-    return _parse(code) is not None
-
-
 def _trim_to_code(text: str) -> str | None:
     """Drop prose before the first code line and after the last line that keeps it parsing."""
     lines = text.splitlines()
