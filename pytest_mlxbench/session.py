@@ -70,7 +70,7 @@ class BenchSession:
     # --- collection ----------------------------------------------------------
 
     def register_item(self, item: pytest.Item, suite: str) -> None:
-        record = self.suites.get(suite) or self.suites.setdefault(suite, SuiteRecord(suite, Path(item.path)))
+        record = self.suites.setdefault(suite, SuiteRecord(suite, Path(item.path)))
         if "mlx_model" in item.fixturenames:
             record.backends.add("in_process")
         if "mlx_endpoint" in item.fixturenames:
@@ -83,10 +83,9 @@ class BenchSession:
 
     def add_report(self, report: pytest.TestReport) -> None:
         properties = dict_items(report.user_properties)
-        suite_name = next((value for key, value in properties if key == SUITE), None)
-        if suite_name is None or suite_name not in self.suites:
+        record = self._record_of(properties)
+        if record is None:
             return
-        record = self.suites[suite_name]
         if report.failed:
             record.errors.append(_failure_line(report))
         if report.when == "teardown":
@@ -95,12 +94,15 @@ class BenchSession:
     def add_unreported_item(self, item: pytest.Item, reason: str) -> None:
         """An item cut short (Ctrl-C) has no teardown report: keep what it recorded anyway."""
         properties = dict_items(item.user_properties)
-        suite_name = next((value for key, value in properties if key == SUITE), None)
-        record = self.suites.get(suite_name)
+        record = self._record_of(properties)
         if record is None or item.nodeid in record.seen_nodeids:
             return
         record.errors.append(f"{item.nodeid}: {reason}")
         self._take_properties(record, item.nodeid, properties)
+
+    def _record_of(self, properties: list[tuple]) -> SuiteRecord | None:
+        """The suite record of a test, from the suite tag the plugin gave it at collection."""
+        return self.suites.get(next((value for key, value in properties if key == SUITE), None))
 
     def _take_properties(self, record: SuiteRecord, nodeid: str, properties: list[tuple]) -> None:
         record.seen_nodeids.add(nodeid)
