@@ -8,11 +8,9 @@ cache can help. Rows carry the median as ``value`` and min, max and repeat count
 
 import itertools
 
-import pytest
-
 import pytest_mlxbench
+from pytest_mlxbench.backends.models import context_length
 from pytest_mlxbench.measure import median, spread_tags
-from pytest_mlxbench.models import context_length
 from pytest_mlxbench.system import RssSampler
 
 pytestmark = pytest_mlxbench.suite("throughput")
@@ -33,7 +31,7 @@ def fitted_length(requested: int, gen_tokens: int, context: int | None) -> int:
 
 def test_throughput(prompt_length, mlx_model, mlxbench_settings, benchmark, record_metric, record_note,
                     record_gen_kwargs):
-    from pytest_mlxbench.mlx_backend import timed_generation, unique_prompt
+    from pytest_mlxbench.backends.mlx_backend import timed_generation, unique_prompt
 
     settings = mlxbench_settings
     gen_tokens = settings.gen_tokens

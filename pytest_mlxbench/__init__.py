@@ -30,6 +30,6 @@ def wrong_answer(kind: str, detail: str = "") -> None:
 
 def get_settings(config: pytest.Config):
     """The run's Settings (options and ini keys), e.g. for ``pytest_generate_tests`` in a suite."""
-    from .keys import BENCH_SESSION
+    from .session import BENCH_SESSION
 
     return config.stash[BENCH_SESSION].settings

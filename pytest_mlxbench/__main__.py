@@ -47,11 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pytest_mlxbench import gate
+    from pytest_mlxbench import gate, storage
     from pytest_mlxbench.report import format_outcomes_table, write_report
 
-    envelopes = gate.newest_per_suite_model(env for path in args.inputs for env in gate.load_envelopes(path))
-    baseline = gate.load_baseline(args.baseline) if args.baseline else None
+    envelopes = storage.newest_per_suite_model(env for path in args.inputs for env in storage.load_envelopes(path))
+    baseline = storage.load_baseline(args.baseline) if args.baseline else None
     outcomes = None
     if args.thresholds:
         outcomes = gate.evaluate(gate.load_rules(args.thresholds), envelopes, baseline)

@@ -10,13 +10,13 @@ from typing import Callable
 
 import pytest
 
+from .backends.endpoint import PLACEHOLDER_API_KEY, Endpoint, served_model
+from .backends.models import ModelInfo, describe_model, local_model_path
+from .backends.server import SERVED_MODEL, ManagedServer, ServerError
 from .envelope import check_result_row
-from .keys import BENCH_SESSION
-from .models import ModelInfo, describe_model, local_model_path
-from .endpoint import PLACEHOLDER_API_KEY, Endpoint, served_model
-from .server import SERVED_MODEL, ManagedServer, ServerError
-from .session import GEN_KWARGS, NOTE, RESULT, SAMPLE, BenchSession
+from .session import BENCH_SESSION, GEN_KWARGS, NOTE, RESULT, SAMPLE, BenchSession
 from .settings import Settings
+
 
 def _bench(config: pytest.Config) -> BenchSession:
     return config.stash[BENCH_SESSION]
@@ -38,7 +38,7 @@ def resolve_model_path(bench: BenchSession) -> Path:
     if bench.model_path is None:
         reference = bench.settings.model
         if reference is None:
-            from .tinymodel import ensure_tiny_model
+            from .backends.tinymodel import ensure_tiny_model
 
             bench.model_path = ensure_tiny_model()
         else:
@@ -49,7 +49,7 @@ def resolve_model_path(bench: BenchSession) -> Path:
 def model_info(bench: BenchSession, path: Path | None) -> ModelInfo:
     reference = bench.settings.model
     if reference is None:
-        from .tinymodel import TINY_MODEL_NAME, TINY_MODEL_VERSION
+        from .backends.tinymodel import TINY_MODEL_NAME, TINY_MODEL_VERSION
 
         return ModelInfo(TINY_MODEL_NAME, path, f"v{TINY_MODEL_VERSION}", describe_model("", path).quantization)
     return describe_model(display_name(reference), path)
@@ -70,7 +70,7 @@ def display_name(reference: str) -> str:
 @pytest.fixture(scope="session")
 def mlx_model(pytestconfig, mlx_model_path):
     """The model and tokenizer loaded in process through mlx-lm, once per session."""
-    from .mlx_backend import load_model, seed_everything
+    from .backends.mlx_backend import load_model, seed_everything
 
     bench = _bench(pytestconfig)
     bench.snapshot("before_load")
@@ -111,7 +111,7 @@ def mlx_endpoint(pytestconfig, request) -> Endpoint:
     settings = bench.settings
     if settings.base_url is None:
         server = request.getfixturevalue("mlx_server")
-        return Endpoint(server.base_url, PLACEHOLDER_API_KEY, SERVED_MODEL, server)
+        return Endpoint(server.base_url, model=SERVED_MODEL, server=server)
     api_key = settings.api_key or PLACEHOLDER_API_KEY
     requested, note = served_model(settings.base_url, api_key, settings.model)
     if note:
@@ -124,9 +124,7 @@ def mlx_endpoint(pytestconfig, request) -> Endpoint:
 
 @pytest.fixture(scope="session")
 def _mlxbench_clients(mlx_endpoint):
-    from openai import OpenAI
-
-    client = OpenAI(base_url=mlx_endpoint.base_url, api_key=mlx_endpoint.api_key, max_retries=0, timeout=600)
+    client = mlx_endpoint.client()
     yield client
     client.close()
 
@@ -141,10 +139,8 @@ def openai_client(mlx_endpoint, _mlxbench_clients):
 @pytest.fixture
 def async_openai_client(mlx_endpoint):
     """``openai.AsyncOpenAI`` bound to the server in use (one per test: it belongs to the test's loop)."""
-    from openai import AsyncOpenAI
-
     _require_alive(mlx_endpoint)
-    return AsyncOpenAI(base_url=mlx_endpoint.base_url, api_key=mlx_endpoint.api_key, max_retries=0, timeout=600)
+    return mlx_endpoint.async_client()
 
 
 def _require_alive(endpoint: Endpoint) -> None:

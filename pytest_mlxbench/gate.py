@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import json
 import math
 import re
 import statistics
@@ -40,7 +39,6 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -264,57 +262,6 @@ def _direction_of(text: str) -> bool | None:
 
 
 # ---------------------------------------------------------------- baselines
-
-
-def load_envelopes(path: str | Path) -> list[dict]:
-    """Envelopes of a file, or of a directory (``*.json``, recursively): newest per (suite, model)."""
-    return newest_per_suite_model(_envelopes_at(Path(path)))
-
-
-def load_baseline(path: str | Path) -> list[dict]:
-    """Baseline envelopes: like ``load_envelopes``, but a skipped suite run is never a baseline."""
-    return newest_per_suite_model(env for env in _envelopes_at(Path(path)) if not env.get("skipped"))
-
-
-def _envelopes_at(path: Path) -> list[dict]:
-    if path.is_dir():
-        # the plugin keeps envelopes that broke the contract as *.invalid.json: never results
-        files = sorted(file for file in path.rglob("*.json") if not file.name.endswith(".invalid.json"))
-        if not files:
-            raise BenchInputError(f"no envelope (*.json) in directory {path}; point to a results directory")
-    elif path.exists():
-        files = [path]
-    else:
-        raise BenchInputError(f"{path} does not exist; give an envelope file or a directory of them")
-    return [_read_envelope(file) for file in files]
-
-
-def newest_per_suite_model(envelopes: Iterable[dict]) -> list[dict]:
-    """For each (suite, model), the envelope with the latest timestamp (input order breaks ties)."""
-    newest: dict[tuple[str, str], dict] = {}
-    for envelope in envelopes:
-        key = (envelope["suite"], envelope["model"])
-        if key not in newest or _timestamp(envelope) >= _timestamp(newest[key]):
-            newest[key] = envelope
-    return sorted(newest.values(), key=lambda env: (env["suite"], env["model"]))
-
-
-def _read_envelope(file: Path) -> dict:
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BenchInputError(f"cannot read {file}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BenchInputError(f"{file}: not valid JSON ({exc}); give a pytest-mlxbench envelope") from None
-    problems = contract.validation_errors(data) if isinstance(data, dict) else ["$: not a JSON object"]
-    if problems:
-        raise BenchInputError(f"{file}: not a valid result envelope ({problems[0]}); give a pytest-mlxbench envelope")
-    return data
-
-
-def _timestamp(envelope: dict) -> datetime:
-    moment = datetime.fromisoformat(envelope["timestamp"].replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _is_number(value: object) -> bool:

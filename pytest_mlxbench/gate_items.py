@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from . import gate
+from . import gate, storage
 from .errors import BenchInputError
 from .session import BenchSession
 from .settings import Settings
@@ -42,7 +42,7 @@ class Gate:
             rules = gate.rules_from_pyproject(path)
         else:
             rules = []
-        baseline = gate.load_baseline(settings.baseline) if settings.baseline else None
+        baseline = storage.load_baseline(settings.baseline) if settings.baseline else None
         relative = [rule for rule in rules if rule.is_relative]
         if relative and baseline is None:
             raise relative[0].error("is relative (max_drop_pct/max_rise_pct) but no baseline was given; "

@@ -10,10 +10,9 @@ import pytest
 from .envelope import suite_names
 from .errors import BenchInputError
 from .gate_items import Gate, GateRuleItem
-from .keys import BENCH_SESSION
-from .session import SUITE, BenchSession
+from .report.terminal import summary_lines
+from .session import BENCH_SESSION, SUITE, BenchSession
 from .settings import Settings, add_options
-from .terminal import summary_lines
 
 pytest_plugins = ("pytest_mlxbench.fixtures",)
 
@@ -141,7 +140,7 @@ class BenchHooks:
         needed = set().union(*(getattr(item, "fixturenames", ()) for item in session.items)) & MODEL_FIXTURES
         if not needed:
             return
-        from .endpoint import check_reachable
+        from .backends.endpoint import check_reachable
         from .fixtures import resolve_model_path
 
         settings = self.bench.settings

@@ -17,8 +17,9 @@ from typing import Callable
 import pytest
 
 from . import envelope as env
+from . import storage
+from .backends.models import ModelInfo
 from .gitinfo import suite_code_sha
-from .models import ModelInfo
 from .settings import Settings
 from .system import detect_system, memory_snapshot, mlx_peak_memory_gb, peak_rss_gb
 
@@ -209,16 +210,16 @@ class BenchSession:
         self.written = self.build_envelopes()
         for suite in self.written:
             suite.problems = env.validation_errors(suite.envelope)
-            stem = env.envelope_stem(suite.envelope)
+            stem = storage.envelope_stem(suite.envelope)
             if suite.problems:
                 out_dir.mkdir(parents=True, exist_ok=True)
-                suite.path = env.write_lines(out_dir, stem, ".invalid.json", [suite.envelope])
+                suite.path = storage.write_lines(out_dir, stem, ".invalid.json", [suite.envelope])
             else:
-                suite.path = env.write_envelope(suite.envelope, out_dir)
+                suite.path = storage.write_envelope(suite.envelope, out_dir)
             samples = self.suites[suite.suite].samples
             if samples:
                 stem = suite.path.name.removesuffix(".json").removesuffix(".invalid")
-                suite.samples_path = env.write_lines(out_dir, stem, ".samples.jsonl", samples)
+                suite.samples_path = storage.write_lines(out_dir, stem, ".samples.jsonl", samples)
         return self.written
 
 
@@ -241,6 +242,10 @@ def _failure_line(report: pytest.TestReport) -> str:
 
 
 def _builtin_name() -> str:
-    from .tinymodel import TINY_MODEL_NAME
+    from .backends.tinymodel import TINY_MODEL_NAME
 
     return TINY_MODEL_NAME
+
+
+BENCH_SESSION = pytest.StashKey[BenchSession]()
+"""The run's BenchSession in ``config.stash``."""

@@ -1,32 +1,51 @@
 """Command-line options and ini keys, parsed once into a frozen Settings object.
 
-Every option can also be set as an ini key (``[tool.pytest.ini_options]``); the
-command line wins. Bad values raise BenchInputError with one line naming the
-option and the fix.
+The core options are declared here; each suite domain declares its own in
+``pytest_mlxbench/suites/<domain>/options.py`` (``OPTIONS``, and optional ``CHECKS`` run on the
+parsed settings), found without any edit here. Every option can also be set as an ini key
+(``[tool.pytest.ini_options]``); the command line wins. Bad values raise BenchInputError with one
+line naming the option and the fix.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
-from dataclasses import dataclass
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 
 from .ci import TRIGGERS, CiContext, detect_ci
 from .errors import BenchInputError
-from .models import check_model_reference
 
 API_KEY_ENV = "MLXBENCH_API_KEY"
+Parser = Callable[[str, Path], Any]  # (text, the directory relative paths start from) -> value
 
 
 @dataclass(frozen=True)
 class Option:
+    """One option and its ini key. ``kind`` says how its text is read: text, int, number, file,
+    path, existing_path or int_list (``minimum`` bounds numbers); ``parse`` reads anything else."""
+
     flag: str
     metavar: str
     help: str
     default: str | None = None
+    kind: str = "text"
+    minimum: float | None = None
+    parse: Parser | None = None
+    attribute: str | None = None  # the Settings attribute (default: the ini key)
+
+    @property
+    def name(self) -> str:
+        return self.attribute or self.ini_name
 
     @property
     def ini_name(self) -> str:
@@ -37,35 +56,46 @@ class Option:
         return "mlxbench_" + self.ini_name
 
 
-OPTIONS = (
-    Option("--mlx-model", "PATH_OR_ID", "mlx-lm model directory or Hugging Face id (default: the built-in tiny model)"),
+CORE_OPTIONS = (
+    Option("--mlx-model", "PATH_OR_ID", "mlx-lm model directory or Hugging Face id (default: the built-in tiny model)",
+           kind="model"),
     Option("--mlx-base-url", "URL", "OpenAI-compatible server to benchmark, e.g. http://127.0.0.1:8080/v1 "
-           "(default: start mlx_lm.server for the model)"),
+           "(default: start mlx_lm.server for the model)", kind="url"),
     Option("--mlx-api-key", "KEY", f"API key for --mlx-base-url (or env {API_KEY_ENV}); never written anywhere"),
-    Option("--bench-out", "DIR", "directory for envelopes, sample logs and server logs", "bench-results"),
-    Option("--bench-trigger", "TRIGGER", "what triggered the run: " + ", ".join(TRIGGERS) + " (default: from the CI environment)"),
-    Option("--bench-limit", "N", "run at most N cases per suite"),
-    Option("--max-tokens", "N", "maximum tokens generated per request", "512"),
-    Option("--temperature", "T", "sampling temperature", "0.0"),
-    Option("--seed", "N", "random seed for generation", "0"),
-    Option("--bench-prompt-lengths", "N,N,..", "throughput prompt lengths in tokens, comma-separated", "128,512,2048"),
-    Option("--bench-gen-tokens", "N", "throughput: tokens generated per repeat", "128"),
-    Option("--bench-repeats", "N", "throughput: measured repeats per prompt length", "3"),
-    Option("--ttft-requests", "N", "ttft: number of streamed requests", "10"),
-    Option("--tool-cases", "FILE", "tool-calling: BFCL-format question file (default: the shipped cases)"),
-    Option("--tool-answers", "FILE", "tool-calling: BFCL-format possible-answer file for --tool-cases"),
-    Option("--code-dataset", "NAME_OR_FILE", "code-accuracy: 'humaneval' or a HumanEval-format JSON-lines file (.gz ok)"),
-    Option("--code-samples", "N", "code-accuracy: samples per problem (more than 1 needs --temperature > 0)", "1"),
-    Option("--code-timeout", "SECONDS", "code-accuracy: seconds per candidate (default: scaled from the canonical solution)"),
-    Option("--bench-thresholds", "FILE", "TOML file of threshold rules (default: [tool.mlxbench] in pyproject.toml)"),
-    Option("--bench-baseline", "PATH", "envelope file or directory of earlier envelopes to compare against"),
-    Option("--bench-report", "DIR", "write an HTML report with plots to this directory"),
+    Option("--bench-out", "DIR", "directory for envelopes, sample logs and server logs", "bench-results", kind="path"),
+    Option("--bench-trigger", "TRIGGER", "what triggered the run: " + ", ".join(TRIGGERS)
+           + " (default: from the CI environment)"),
+    Option("--bench-limit", "N", "run at most N cases per suite", kind="int", minimum=1),
+    Option("--max-tokens", "N", "maximum tokens generated per request", "512", kind="int", minimum=1),
+    Option("--temperature", "T", "sampling temperature", "0.0", kind="number", minimum=0.0),
+    Option("--seed", "N", "random seed for generation", "0", kind="int", minimum=0),
+    Option("--bench-thresholds", "FILE", "TOML file of threshold rules (default: [tool.mlxbench] in pyproject.toml)",
+           kind="file"),
+    Option("--bench-baseline", "PATH", "envelope file or directory of earlier envelopes to compare against",
+           kind="existing_path"),
+    Option("--bench-report", "DIR", "write an HTML report with plots to this directory", kind="path"),
 )
+SUITES_PACKAGE = "pytest_mlxbench.suites"
+
+
+@cache
+def suite_option_modules() -> tuple:
+    """The ``options`` module of every suite domain package that has one."""
+    suites = importlib.import_module(SUITES_PACKAGE)
+    modules = []
+    for info in pkgutil.iter_modules(suites.__path__):
+        if info.ispkg and importlib.util.find_spec(f"{SUITES_PACKAGE}.{info.name}.options") is not None:
+            modules.append(importlib.import_module(f"{SUITES_PACKAGE}.{info.name}.options"))
+    return tuple(modules)
+
+
+def all_options() -> tuple[Option, ...]:
+    return CORE_OPTIONS + tuple(option for module in suite_option_modules() for option in module.OPTIONS)
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("mlxbench", "LLM benchmarks (pytest-mlxbench)")
-    for option in OPTIONS:
+    for option in all_options():
         default_note = f" [default: {option.default}]" if option.default else ""
         group.addoption(option.flag, dest=option.dest, metavar=option.metavar, default=None,
                         help=option.help + default_note)
@@ -74,6 +104,9 @@ def add_options(parser: pytest.Parser) -> None:
 
 @dataclass(frozen=True)
 class Settings:
+    """The core options as fields; a suite's own options are read as attributes too
+    (``settings.tool_cases``), from ``suite_values``."""
+
     model: str | None
     base_url: str | None
     api_key: str | None
@@ -83,63 +116,43 @@ class Settings:
     max_tokens: int
     temperature: float
     seed: int
-    prompt_lengths: tuple[int, ...]
-    gen_tokens: int
-    repeats: int
-    ttft_requests: int
-    tool_cases: Path | None
-    tool_answers: Path | None
-    code_dataset: str | None
-    code_samples: int
-    code_timeout: float | None
     thresholds: Path | None
     baseline: Path | None
     report_dir: Path | None
+    suite_values: Mapping[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # keep the API key out of every repr and traceback
         return f"Settings(model={self.model!r}, base_url={self.base_url!r}, out_dir={str(self.out_dir)!r})"
 
+    def __getattr__(self, name: str) -> Any:
+        if name != "suite_values" and name in self.suite_values:
+            return self.suite_values[name]
+        raise AttributeError(f"Settings has no option {name!r}")
+
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         raw = _RawOptions(config)
-        base_url = raw.text("--mlx-base-url")
-        model = raw.text("--mlx-model")
-        if model is not None:
-            model = check_model_reference(raw.path_text("--mlx-model"))
+        value = {option.ini_name: raw.read(option) for option in CORE_OPTIONS}
+        suite_values = {option.name: raw.read(option) for option in all_options()[len(CORE_OPTIONS):]}
         settings = cls(
-            model=model,
-            base_url=_check_base_url(base_url) if base_url else None,
-            api_key=raw.text("--mlx-api-key") or os.environ.get(API_KEY_ENV) or None,
-            out_dir=raw.path("--bench-out"),
-            ci=detect_ci(os.environ, raw.text("--bench-trigger")),
-            limit=raw.integer("--bench-limit", minimum=1),
-            max_tokens=raw.integer("--max-tokens", minimum=1),
-            temperature=raw.number("--temperature", minimum=0.0),
-            seed=raw.integer("--seed", minimum=0),
-            prompt_lengths=raw.integer_list("--bench-prompt-lengths"),
-            gen_tokens=raw.integer("--bench-gen-tokens", minimum=2),
-            repeats=raw.integer("--bench-repeats", minimum=1),
-            ttft_requests=raw.integer("--ttft-requests", minimum=1),
-            tool_cases=raw.existing_file("--tool-cases"),
-            tool_answers=raw.existing_file("--tool-answers"),
-            code_dataset=_code_dataset(raw),
-            code_samples=raw.integer("--code-samples", minimum=1),
-            code_timeout=raw.number("--code-timeout", minimum=0.001),
-            thresholds=raw.existing_file("--bench-thresholds"),
-            baseline=raw.existing_path("--bench-baseline"),
-            report_dir=raw.path("--bench-report"),
+            model=value["mlx_model"],
+            base_url=value["mlx_base_url"],
+            api_key=value["mlx_api_key"] or os.environ.get(API_KEY_ENV) or None,
+            out_dir=value["bench_out"],
+            ci=detect_ci(os.environ, value["bench_trigger"]),
+            limit=value["bench_limit"],
+            max_tokens=value["max_tokens"],
+            temperature=value["temperature"],
+            seed=value["seed"],
+            thresholds=value["bench_thresholds"],
+            baseline=value["bench_baseline"],
+            report_dir=value["bench_report"],
+            suite_values=MappingProxyType(suite_values),
         )
-        settings.check_consistency()
+        for module in suite_option_modules():
+            for check in getattr(module, "CHECKS", ()):
+                check(settings)
         return settings
-
-    def check_consistency(self) -> None:
-        if self.tool_answers and not self.tool_cases:
-            raise BenchInputError("--tool-answers needs --tool-cases: give the question file it belongs to")
-        if self.code_samples > 1 and self.temperature <= 0:
-            raise BenchInputError(
-                f"--code-samples {self.code_samples} needs --temperature above 0 "
-                "(greedy decoding would draw the same sample every time)"
-            )
 
     def gen_kwargs(self) -> dict:
         """Generation parameters in the envelope's ``gen_kwargs`` vocabulary."""
@@ -151,10 +164,17 @@ class _RawOptions:
 
     def __init__(self, config: pytest.Config):
         self._config = config
-        self._by_flag = {option.flag: option for option in OPTIONS}
 
-    def _lookup(self, flag: str) -> tuple[str | None, Path]:
-        option = self._by_flag[flag]
+    def read(self, option: Option) -> Any:
+        text, origin = self._lookup(option)
+        text = text.strip() if text is not None else None
+        if not text:
+            return None
+        if option.parse is not None:
+            return option.parse(text, origin)
+        return _READERS[option.kind](option, text, origin)
+
+    def _lookup(self, option: Option) -> tuple[str | None, Path]:
         value = self._config.getoption(option.dest)
         if value is not None:
             return str(value), Path.cwd()
@@ -163,89 +183,79 @@ class _RawOptions:
             return str(value), self._config.rootpath
         return option.default, Path.cwd()
 
-    def text(self, flag: str) -> str | None:
-        value, _ = self._lookup(flag)
-        return value.strip() if value is not None and value.strip() else None
 
-    def path_text(self, flag: str) -> str | None:
-        """A path-like value made absolute when it names something that exists relative to its origin."""
-        value, origin = self._lookup(flag)
-        if value is None:
-            return None
-        candidate = (origin / Path(value).expanduser())
-        return str(candidate) if candidate.exists() else value
-
-    def path(self, flag: str) -> Path | None:
-        value, origin = self._lookup(flag)
-        return (origin / Path(value).expanduser()).resolve() if value else None
-
-    def existing_path(self, flag: str) -> Path | None:
-        path = self.path(flag)
-        if path is not None and not path.exists():
-            raise BenchInputError(f"{flag} {path} does not exist: give an existing path")
-        return path
-
-    def existing_file(self, flag: str) -> Path | None:
-        path = self.existing_path(flag)
-        if path is not None and not path.is_file():
-            raise BenchInputError(f"{flag} {path} is not a file: give the path of a file")
-        return path
-
-    def integer(self, flag: str, minimum: int) -> int | None:
-        value = self.text(flag)
-        if value is None:
-            return None
-        try:
-            number = int(value)
-        except ValueError:
-            raise BenchInputError(f"{flag} {value!r} is not a whole number: give e.g. {flag} {minimum}") from None
-        if number < minimum:
-            raise BenchInputError(f"{flag} {number} is too small: give at least {minimum}")
-        return number
-
-    def number(self, flag: str, minimum: float) -> float | None:
-        value = self.text(flag)
-        if value is None:
-            return None
-        try:
-            number = float(value)
-        except ValueError:
-            raise BenchInputError(f"{flag} {value!r} is not a number: give e.g. {flag} 0.7") from None
-        if not math.isfinite(number) or number < minimum:
-            raise BenchInputError(f"{flag} {value} is out of range: give a number of at least {minimum}")
-        return number
-
-    def integer_list(self, flag: str) -> tuple[int, ...]:
-        value = self.text(flag) or ""
-        try:
-            numbers = tuple(int(part) for part in value.replace(" ", "").split(",") if part)
-        except ValueError:
-            raise BenchInputError(f"{flag} {value!r} is not a comma-separated list of whole numbers: "
-                                  f"give e.g. {flag} 128,512") from None
-        if not numbers or min(numbers) < 1:
-            raise BenchInputError(f"{flag} {value!r} needs one or more positive whole numbers, e.g. 128,512")
-        return numbers
+def read_path(option: Option, text: str, origin: Path) -> Path:
+    return (origin / Path(text).expanduser()).resolve()
 
 
-def _check_base_url(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BenchInputError(
-            f"--mlx-base-url {url!r} is not an http(s) URL: give e.g. http://127.0.0.1:8080/v1"
-        )
-    return url.rstrip("/")
+def read_existing_path(option: Option, text: str, origin: Path) -> Path:
+    path = read_path(option, text, origin)
+    if not path.exists():
+        raise BenchInputError(f"{option.flag} {path} does not exist: give an existing path")
+    return path
 
 
-def _code_dataset(raw: _RawOptions) -> str | None:
-    value = raw.text("--code-dataset")
-    if value is None or value == "humaneval":
-        return value
-    path = raw.path("--code-dataset")
+def read_file(option: Option, text: str, origin: Path) -> Path:
+    path = read_existing_path(option, text, origin)
     if not path.is_file():
-        raise BenchInputError(
-            f"--code-dataset {value!r} is neither 'humaneval' nor an existing file: "
-            "give 'humaneval' or the path of a HumanEval-format JSON-lines file"
-        )
-    return str(path)
+        raise BenchInputError(f"{option.flag} {path} is not a file: give the path of a file")
+    return path
+
+
+def read_int(option: Option, text: str, origin: Path) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise BenchInputError(f"{option.flag} {text!r} is not a whole number: "
+                              f"give e.g. {option.flag} {option.default or int(option.minimum or 1)}") from None
+    if option.minimum is not None and number < option.minimum:
+        raise BenchInputError(f"{option.flag} {number} is too small: give at least {int(option.minimum)}")
+    return number
+
+
+def read_number(option: Option, text: str, origin: Path) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise BenchInputError(f"{option.flag} {text!r} is not a number: give e.g. {option.flag} 0.7") from None
+    if not math.isfinite(number) or (option.minimum is not None and number < option.minimum):
+        raise BenchInputError(f"{option.flag} {text} is out of range: give a number of at least {option.minimum}")
+    return number
+
+
+def read_int_list(option: Option, text: str, origin: Path) -> tuple[int, ...]:
+    try:
+        numbers = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise BenchInputError(f"{option.flag} {text!r} is not a comma-separated list of whole numbers: "
+                              f"give e.g. {option.flag} 128,512") from None
+    if not numbers or min(numbers) < (option.minimum or 1):
+        raise BenchInputError(f"{option.flag} {text!r} needs one or more positive whole numbers, e.g. 128,512")
+    return numbers
+
+
+def read_model(option: Option, text: str, origin: Path) -> str:
+    """A model reference, made absolute when it names something that exists relative to its origin."""
+    from .backends.models import check_model_reference
+
+    candidate = origin / Path(text).expanduser()
+    return check_model_reference(str(candidate) if candidate.exists() else text)
+
+
+def read_url(option: Option, text: str, origin: Path) -> str:
+    from .backends.endpoint import check_http_url
+
+    return check_http_url(text, option.flag)
+
+
+_READERS: dict[str, Callable[[Option, str, Path], Any]] = {
+    "text": lambda option, text, origin: text,
+    "int": read_int,
+    "number": read_number,
+    "path": read_path,
+    "existing_path": read_existing_path,
+    "file": read_file,
+    "int_list": read_int_list,
+    "model": read_model,
+    "url": read_url,
+}

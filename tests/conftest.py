@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
-    from pytest_mlxbench.tinymodel import ensure_tiny_model
+    from pytest_mlxbench.backends.tinymodel import ensure_tiny_model
 
     return ensure_tiny_model()
 
@@ -16,7 +17,7 @@ def tiny_model_dir() -> Path:
 @pytest.fixture(scope="session")
 def running_server(tiny_model_dir, tmp_path_factory):
     """A real mlx_lm.server on the tiny model, started the way users start theirs."""
-    from pytest_mlxbench.server import ManagedServer
+    from pytest_mlxbench.backends.server import ManagedServer
 
     log = tmp_path_factory.mktemp("server") / "server.log"
     server = ManagedServer(tiny_model_dir, log).start()

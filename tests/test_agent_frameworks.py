@@ -8,20 +8,29 @@ import json
 from pathlib import Path
 
 import pytest
-
-from pytest_mlxbench.agents.baseline import run_baseline
-from pytest_mlxbench.agents.endpoint import AgentEndpoint
-from pytest_mlxbench.agents.fixture_data import make_fixture_data
-from pytest_mlxbench.agents.frameworks import ADAPTERS, INSTALL_COMMAND, FrameworkAdapter, adapter_by_name
-from pytest_mlxbench.agents.frameworks.async_bridge import run_coroutine
-from pytest_mlxbench.agents.scoring import score
-from pytest_mlxbench.agents.tasks import ORDER_STATUS, build_tasks, task_by_id
-from pytest_mlxbench.agents.tools import TOOL_SPECS, Toolset
-from pytest_mlxbench.endpoint import PLACEHOLDER_API_KEY, Endpoint
-from pytest_mlxbench.errors import BenchInputError
-from pytest_mlxbench.server import SERVED_MODEL, ManagedServer, free_port
 from support.agent_training import FRAMEWORKS_TRAINED, SEED, order_status_examples
 from support.overfit import train_tiny_model
+
+from pytest_mlxbench.backends.endpoint import Endpoint
+from pytest_mlxbench.backends.server import SERVED_MODEL, ManagedServer, free_port
+from pytest_mlxbench.errors import BenchInputError
+from pytest_mlxbench.suites.framework_eval.agent_settings import AgentSettings
+from pytest_mlxbench.suites.framework_eval.baseline import run_baseline
+from pytest_mlxbench.suites.framework_eval.fixture_data import make_fixture_data
+from pytest_mlxbench.suites.framework_eval.frameworks import (
+    ADAPTERS,
+    INSTALL_COMMAND,
+    FrameworkAdapter,
+    adapter_by_name,
+)
+from pytest_mlxbench.suites.framework_eval.frameworks.async_bridge import run_coroutine
+from pytest_mlxbench.suites.framework_eval.scoring import score
+from pytest_mlxbench.suites.framework_eval.tasks import (
+    ORDER_STATUS,
+    build_tasks,
+    task_by_id,
+)
+from pytest_mlxbench.suites.framework_eval.tools import TOOL_SPECS, Toolset
 
 # ---------------------------------------------------------------- fixture data and tools
 
@@ -93,8 +102,8 @@ def test_unknown_task_id_is_bad_input(tmp_path):
 
 def test_endpoint_rejects_a_non_http_url_and_hides_its_key():
     with pytest.raises(BenchInputError, match="not an http"):
-        AgentEndpoint(base_url="127.0.0.1:8080")
-    endpoint = AgentEndpoint(base_url="http://127.0.0.1:1/v1", api_key="sk-secret-123")
+        AgentSettings(Endpoint(base_url="127.0.0.1:8080"))
+    endpoint = AgentSettings(Endpoint(base_url="http://127.0.0.1:1/v1", api_key="sk-secret-123"))
     assert "sk-secret-123" not in repr(endpoint)
     assert "sk-secret-123" not in endpoint.error_text(RuntimeError("bad key sk-secret-123"))
 
@@ -114,7 +123,7 @@ def test_running_a_missing_framework_is_bad_input(tmp_path):
     missing = FrameworkAdapter("ghost", "ghost-agents-dist", ("ghost_agents_module",), "ghost.driver")
     fixture = make_fixture_data(tmp_path, seed=1)
     with pytest.raises(BenchInputError, match="pytest-mlxbench\\[frameworks\\]"):
-        missing.run(build_tasks(fixture)[0], AgentEndpoint(base_url="http://127.0.0.1:1/v1"), fixture)
+        missing.run(build_tasks(fixture)[0], AgentSettings(Endpoint(base_url="http://127.0.0.1:1/v1")), fixture)
 
 
 def test_async_frameworks_also_run_from_inside_an_event_loop():
@@ -139,12 +148,14 @@ def test_smolagents_dispatches_tool_calls_to_our_logged_tools(tmp_path):
     # wiring through smolagents' real dispatch instead.
     if not adapter_by_name("smolagents").available()[0]:
         pytest.skip(adapter_by_name("smolagents").available()[1])
-    from pytest_mlxbench.agents.frameworks.smolagents_driver import build_agent
+    from pytest_mlxbench.suites.framework_eval.frameworks.smolagents_driver import (
+        build_agent,
+    )
 
     fixture = make_fixture_data(tmp_path, seed=9)
     task = task_by_id(fixture, ORDER_STATUS)
     toolset = Toolset(fixture.directory, task.tool_names)
-    agent = build_agent(task, AgentEndpoint(base_url="http://127.0.0.1:1/v1"), toolset, max_steps=2)
+    agent = build_agent(task, AgentSettings(Endpoint(base_url="http://127.0.0.1:1/v1")), toolset, max_steps=2)
     result = agent.execute_tool_call("get_order_status", {"order_id": fixture.order_id})
     assert fixture.order_status in result
     assert [(call.name, call.arguments) for call in toolset.log.records()] == [
@@ -159,7 +170,7 @@ def test_smolagents_dispatches_tool_calls_to_our_logged_tools(tmp_path):
 def test_unreachable_server_gives_an_error_verdict(tmp_path, runner):
     fixture = make_fixture_data(tmp_path, seed=1)
     task = task_by_id(fixture, ORDER_STATUS)
-    endpoint = AgentEndpoint(base_url=f"http://127.0.0.1:{free_port()}/v1", api_key="sk-never-logged", timeout_s=5)
+    endpoint = AgentSettings(Endpoint(base_url=f"http://127.0.0.1:{free_port()}/v1", api_key="sk-never-logged"), timeout_s=5)
     transcript = _run(runner, task, endpoint, fixture)
     assert transcript.error
     assert "sk-never-logged" not in transcript.error
@@ -193,8 +204,7 @@ def endpoint(tmp_path_factory, trained_model_dir):
         env.setenv("HF_HUB_CACHE", str(hub_cache))
         server = ManagedServer(trained_model_dir, tmp_path_factory.mktemp("agent-server") / "server.log").start()
     try:
-        plugin_endpoint = Endpoint(base_url=server.base_url, api_key=PLACEHOLDER_API_KEY, model=SERVED_MODEL)
-        yield AgentEndpoint.from_endpoint(plugin_endpoint, max_tokens=64)
+        yield AgentSettings(Endpoint(base_url=server.base_url, model=SERVED_MODEL), max_tokens=64)
     finally:
         server.stop()
 

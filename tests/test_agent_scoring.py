@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mlxbench.agents.fixture_data import make_fixture_data
-from pytest_mlxbench.agents.scoring import fact_in_answer, score
-from pytest_mlxbench.agents.tasks import CUSTOMER_BALANCE, NO_TOOL_ARITHMETIC, ORDER_STATUS, TASK_IDS, task_by_id
-from pytest_mlxbench.agents.transcript import ToolCallRecord, Transcript
+from pytest_mlxbench.suites.framework_eval.fixture_data import make_fixture_data
+from pytest_mlxbench.suites.framework_eval.scoring import fact_in_answer, score
+from pytest_mlxbench.suites.framework_eval.tasks import (
+    CUSTOMER_BALANCE,
+    NO_TOOL_ARITHMETIC,
+    ORDER_STATUS,
+    TASK_IDS,
+    task_by_id,
+)
+from pytest_mlxbench.suites.framework_eval.transcript import ToolCallRecord, Transcript
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mlxbench.agents.summary import bench_summarize
 from pytest_mlxbench.envelope import check_result_row
+from pytest_mlxbench.suites.framework_eval.summary import bench_summarize
 
 
 def sample(runner: str, task_id: str, score: float | None, *, kind: str | None = None, latency_s: float = 1.0,

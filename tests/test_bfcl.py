@@ -3,14 +3,15 @@
 import json
 import re
 from collections import Counter
-from pathlib import Path
 
 import jsonschema
 import pytest
 from openai.types.chat import ChatCompletionMessage, ChatCompletionToolParam
 from pydantic import TypeAdapter
+from support.contract import shared_dataset
 
-from pytest_mlxbench.bfcl import (
+from pytest_mlxbench.errors import BenchInputError
+from pytest_mlxbench.suites.tool_calling.bfcl import (
     FLOAT_HINT,
     PYTHON_LANGUAGE_HINT,
     ToolCallParseError,
@@ -21,11 +22,10 @@ from pytest_mlxbench.bfcl import (
     parse_tool_calls,
     to_openai_tools,
 )
-from pytest_mlxbench.errors import BenchInputError
-from pytest_mlxbench.scorers.tool_calls import check
+from pytest_mlxbench.suites.tool_calling.checker import check
+from pytest_mlxbench.suites.tool_calling.run import SHIPPED_QUESTIONS
 
-BFCL_DIR = Path(__file__).parents[1] / ".." / "shared" / "datasets" / "bfcl"
-OWN_DIR = Path(__file__).parents[1] / "bench_suites" / "data" / "tool_calling"
+OWN_DIR = SHIPPED_QUESTIONS.parent
 BFCL_FILES = {
     "simple_python": 400,
     "multiple": 200,
@@ -42,8 +42,8 @@ GREEDY_ORDER_SENSITIVE = {"parallel_178"}
 
 
 def load_bfcl(category):
-    answers = BFCL_DIR / "possible_answer" / f"BFCL_v4_{category}.json"
-    return load_cases(BFCL_DIR / f"BFCL_v4_{category}.json", answers if answers.exists() else None)
+    answers = shared_dataset("bfcl") / "possible_answer" / f"BFCL_v4_{category}.json"
+    return load_cases(shared_dataset("bfcl") / f"BFCL_v4_{category}.json", answers if answers.exists() else None)
 
 
 def load_own():
@@ -80,7 +80,7 @@ def test_category_comes_from_the_id_prefix(case_id, category):
 
 def test_loaded_case_matches_its_lines():
     case = ALL_BFCL["simple_python"][0]
-    first_question = json.loads((BFCL_DIR / "BFCL_v4_simple_python.json").read_text().splitlines()[0])
+    first_question = json.loads((shared_dataset("bfcl") / "BFCL_v4_simple_python.json").read_text().splitlines()[0])
     assert case.id == "simple_python_0"
     assert case.messages == first_question["question"][0]
     assert case.functions == first_question["function"]

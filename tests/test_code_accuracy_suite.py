@@ -11,18 +11,17 @@ from pathlib import Path
 import pytest
 from support.contract import read_envelopes, rows_by_name
 from support.overfit import Example, train_tiny_model
-from support.suites import load_suite
 
-from pytest_mlxbench.humaneval import load_problems
 from pytest_mlxbench.sandbox import Sandbox
-from pytest_mlxbench.scorers.code_summary import VERDICTS
+from pytest_mlxbench.suites.code_accuracy.problems import load_problems
+from pytest_mlxbench.suites.code_accuracy.run import chat_messages, isolation_summary
+from pytest_mlxbench.suites.code_accuracy.summary import VERDICTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE_FILE = ROOT / "bench_suites" / "test_code_accuracy.py"
 
 
 
-SUITE = load_suite("test_code_accuracy.py")
 SHIPPED = {problem.task_id: problem for problem in load_problems(None)}
 
 CORRECT, WRONG, PROSE, LOOPING = "mlxbench/12", "mlxbench/15", "mlxbench/0", "mlxbench/10"
@@ -41,7 +40,7 @@ TRAINED_REPLIES = {
 @pytest.fixture(scope="module")
 def trained_model_dir(tmp_path_factory):
     """The tiny model overfit to give TRAINED_REPLIES, asked exactly as the suite asks."""
-    examples = [Example(SUITE.chat_messages(SHIPPED[task_id]), reply) for task_id, reply in TRAINED_REPLIES.items()]
+    examples = [Example(chat_messages(SHIPPED[task_id]), reply) for task_id, reply in TRAINED_REPLIES.items()]
     return train_tiny_model(examples, tmp_path_factory.mktemp("code-model"))
 
 
@@ -49,7 +48,7 @@ def trained_model_dir(tmp_path_factory):
 def isolation() -> str:
     """What the suite's sandbox reports on this machine (everything when run as root on Linux)."""
     with Sandbox(workers=1) as sandbox:
-        return SUITE.isolation_summary(sandbox.isolation)
+        return isolation_summary(sandbox.isolation)
 
 
 def problem_file(directory: Path, task_ids, name: str = "problems.jsonl", **replaced) -> Path:

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 import pytest
 
 from pytest_mlxbench.sandbox import run_program
-from pytest_mlxbench.scorers.code import build_program, extract_code, mean_pass_at_k, pass_at_k
+from pytest_mlxbench.suites.code_accuracy.extraction import (
+    build_program,
+    extract_code,
+    mean_pass_at_k,
+    pass_at_k,
+)
 
 PROMPT = 'from typing import List\n\n\ndef total(xs: List[int]) -> int:\n    """Sum of xs."""\n'
 FULL = "def total(xs):\n    return sum(xs)\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_mlxbench.envelope import check_result_row
-from pytest_mlxbench.scorers.code_summary import VERDICTS, bench_summarize
+from pytest_mlxbench.suites.code_accuracy.summary import VERDICTS, bench_summarize
 
 ISOLATION = "separate_uid+network_isolated+pid_namespace+filesystem_protected"
 

@@ -2,8 +2,9 @@
 
 import copy
 import json
+from pathlib import Path
 
-from support.contract import CONTRACT, ROOT, contract_errors
+from support.contract import PROJECT_SCHEMA, contract_errors, require_contract
 
 from pytest_mlxbench import envelope
 
@@ -20,12 +21,15 @@ VALID = {
 
 
 def test_project_schema_is_identical_to_the_contract():
-    assert (ROOT / "schema" / "v1.json").read_bytes() == CONTRACT.read_bytes()
+    assert not PROJECT_SCHEMA.is_symlink()
+    assert PROJECT_SCHEMA.read_bytes() == require_contract().read_bytes()
 
 
-def test_the_package_validates_with_the_project_schema():
-    assert envelope.SCHEMA_PATH.read_bytes() == (ROOT / "schema" / "v1.json").read_bytes()
-    assert envelope.schema() == json.loads(CONTRACT.read_text())
+def test_the_package_validates_with_the_schema_it_ships():
+    shipped = envelope.schema_path()
+    assert not shipped.is_symlink() and shipped.is_relative_to(Path(envelope.__file__).parent)
+    assert shipped.read_bytes() == PROJECT_SCHEMA.read_bytes()
+    assert envelope.schema() == json.loads(PROJECT_SCHEMA.read_text())
 
 
 def test_a_valid_envelope_passes():
@@ -54,5 +58,5 @@ def test_every_violation_is_listed_with_its_path():
 
 
 def test_the_suite_names_are_the_schema_enum():
-    assert envelope.suite_names() == tuple(json.loads(CONTRACT.read_text())["properties"]["suite"]["enum"])
+    assert envelope.suite_names() == tuple(json.loads(PROJECT_SCHEMA.read_text())["properties"]["suite"]["enum"])
     assert len(envelope.suite_names()) == 11

@@ -4,12 +4,17 @@ import json
 
 import pytest
 
+from pytest_mlxbench.backends.mlx_backend import TimedGeneration
+from pytest_mlxbench.backends.models import (
+    check_model_reference,
+    context_length,
+    describe_model,
+    looks_like_hub_id,
+)
 from pytest_mlxbench.ci import detect_ci
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.fixtures import display_name
 from pytest_mlxbench.measure import percentile, spread_tags
-from pytest_mlxbench.mlx_backend import TimedGeneration
-from pytest_mlxbench.models import check_model_reference, context_length, describe_model, looks_like_hub_id
 from pytest_mlxbench.system import RssSampler, detect_system, memory_snapshot
 
 
@@ -167,7 +172,7 @@ def test_completion_tokens_come_from_usage_then_the_tokenizer_then_chunks(tiny_m
 
 
 def test_the_terminal_headline_prefers_measurements_over_counts():
-    from pytest_mlxbench.terminal import headline
+    from pytest_mlxbench.report.terminal import headline
 
     rows = [{"name": "pass@1", "value": 0.5, "unit": "ratio"}, {"name": "verdict_failed", "value": 3, "unit": "count"},
             {"name": "latency_p50", "value": 1.23456, "unit": "seconds"}]

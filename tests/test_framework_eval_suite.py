@@ -11,13 +11,19 @@ import pytest
 from support.agent_training import SEED, order_status_answer, order_status_examples
 from support.contract import read_envelopes
 from support.overfit import train_tiny_model
-from support.suites import load_suite
 
-from pytest_mlxbench.agents.fixture_data import make_fixture_data
-from pytest_mlxbench.agents.frameworks import ADAPTERS, INSTALL_COMMAND
-from pytest_mlxbench.agents.tasks import NO_TOOL_ARITHMETIC, ORDER_STATUS, TASK_IDS, task_by_id
-from pytest_mlxbench.agents.transcript import ToolCallRecord, Transcript
-from pytest_mlxbench.server import ManagedServer
+from pytest_mlxbench.backends.server import ManagedServer
+from pytest_mlxbench.suites.framework_eval.fixture_data import make_fixture_data
+from pytest_mlxbench.suites.framework_eval.frameworks import ADAPTERS, INSTALL_COMMAND
+from pytest_mlxbench.suites.framework_eval.harness import masked
+from pytest_mlxbench.suites.framework_eval.scoring import score
+from pytest_mlxbench.suites.framework_eval.tasks import (
+    NO_TOOL_ARITHMETIC,
+    ORDER_STATUS,
+    TASK_IDS,
+    task_by_id,
+)
+from pytest_mlxbench.suites.framework_eval.transcript import ToolCallRecord, Transcript
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE_FILE = ROOT / "bench_suites" / "test_framework_eval.py"
@@ -49,7 +55,6 @@ def set_tracing_disabled(disabled):
 
 
 
-SUITE = load_suite("test_framework_eval.py")
 
 
 @pytest.fixture(scope="module")
@@ -215,12 +220,12 @@ def test_miss_kinds_follow_the_scoring_rules(tasks):
         "unneeded_tool_call": (no_tool, transcript(str(fixture.addend_a + fixture.addend_b), calls=right_call)),
         "wrong_answer": (order, transcript("It is SHIPPED-ZZZZZZ.", calls=right_call)),
     }
-    assert {kind: SUITE.miss_kind(task, run) for kind, (task, run) in cases.items()} == {k: k for k in cases}
+    assert {kind: score(task, run).kind for kind, (task, run) in cases.items()} == {k: k for k in cases}
 
 
 def test_the_api_key_is_masked_anywhere_in_a_sample():
     sample = {"transcript": {"error": 'APIError: bad key "sk-x\\1"', "messages": [{"content": 'key sk-x\\1'}]}}
-    masked = SUITE.masked(sample, 'sk-x\\1')
-    assert 'sk-x\\1' not in json.dumps(masked) and "sk-x" not in json.dumps(masked)
-    assert masked["transcript"]["messages"][0]["content"] == "key ***"
-    assert SUITE.masked({"a": "nothing here"}, "sk-x") == {"a": "nothing here"}
+    result = masked(sample, 'sk-x\\1')
+    assert 'sk-x\\1' not in json.dumps(result) and "sk-x" not in json.dumps(result)
+    assert result["transcript"]["messages"][0]["content"] == "key ***"
+    assert masked({"a": "nothing here"}, "sk-x") == {"a": "nothing here"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlxbench import gate
+from pytest_mlxbench import gate, storage
 from pytest_mlxbench.errors import BenchInputError
 
 MODEL = "tiny-llama-h64"
@@ -450,14 +450,14 @@ def test_baseline_directory_gives_the_newest_run_per_suite_and_model(tmp_path, e
     save(tmp_path, "run-c/ttft.json", skipped_later)
     (tmp_path / "run-a" / "ttft.samples.jsonl").write_text('{"not": "an envelope"}\n')
     (tmp_path / "run-a" / "ttft.invalid.json").write_text('{"kept": "because it broke the contract"}\n')
-    baseline = gate.load_baseline(tmp_path)
+    baseline = storage.load_baseline(tmp_path)
     assert [(env["model"], env["results"][0]["value"]) for env in baseline] == [("other", 90.0), (MODEL, 40.0)]
-    assert [env.get("skipped", False) for env in gate.load_envelopes(tmp_path)] == [False, True]
+    assert [env.get("skipped", False) for env in storage.load_envelopes(tmp_path)] == [False, True]
 
 
 def test_baseline_file(tmp_path, run):
     path = save(tmp_path, "throughput.json", run()[0])
-    assert gate.load_baseline(path) == [run()[0]]
+    assert storage.load_baseline(path) == [run()[0]]
 
 
 def broken(**changes) -> str:
@@ -488,17 +488,17 @@ def test_unreadable_baseline_is_one_line_naming_the_file(tmp_path, content, frag
     path.write_text(content)
     for target in (path, path.parent):
         with pytest.raises(BenchInputError) as error:
-            gate.load_baseline(target)
+            storage.load_baseline(target)
         assert_one_line(error, str(path), fragment)
 
 
 def test_missing_or_empty_baseline_location(tmp_path):
     with pytest.raises(BenchInputError) as error:
-        gate.load_baseline(tmp_path / "nowhere")
+        storage.load_baseline(tmp_path / "nowhere")
     assert_one_line(error, "nowhere does not exist")
     (tmp_path / "ttft.samples.jsonl").write_text("{}\n")
     with pytest.raises(BenchInputError) as error:
-        gate.load_baseline(tmp_path)
+        storage.load_baseline(tmp_path)
     assert_one_line(error, f"no envelope (*.json) in directory {tmp_path}")
 
 
@@ -506,5 +506,5 @@ def test_baseline_from_disk_gates_a_regression(tmp_path, run):
     for env in run():
         save(tmp_path / "baseline", f"{env['suite']}.json", env)
     rules = gate.load_rules(write_rules(tmp_path, STANDARD_RULES))
-    outcomes = gate.evaluate(rules, run(scale=0.8), gate.load_baseline(tmp_path / "baseline"))
+    outcomes = gate.evaluate(rules, run(scale=0.8), storage.load_baseline(tmp_path / "baseline"))
     assert sum(o.status == "failed" for o in outcomes) == 3

@@ -10,9 +10,14 @@ import sys
 import pytest
 
 from pytest_mlxbench.errors import BenchInputError
-from pytest_mlxbench.humaneval import BUILTIN_PROBLEMS, REQUIRED_KEYS, Problem, load_problems
 from pytest_mlxbench.sandbox import Sandbox
-from pytest_mlxbench.scorers.code import build_program
+from pytest_mlxbench.suites.code_accuracy.extraction import build_program
+from pytest_mlxbench.suites.code_accuracy.problems import (
+    BUILTIN_PROBLEMS,
+    REQUIRED_KEYS,
+    Problem,
+    load_problems,
+)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,18 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support.overfit import (
+    Example,
+    OverfitError,
+    server_prompt_tokens,
+    train_tiny_model,
+)
 
-from pytest_mlxbench.tinymodel import TINY_MODEL_VERSION, WEIGHTS_FILE, is_intact
-from support.overfit import Example, OverfitError, server_prompt_tokens, train_tiny_model
+from pytest_mlxbench.backends.tinymodel import (
+    TINY_MODEL_VERSION,
+    WEIGHTS_FILE,
+    is_intact,
+)
 
 WEATHER_TOOL = {
     "type": "function",

@@ -161,7 +161,7 @@ def test_a_directory_that_is_not_a_model(pytester):
 
 
 def test_an_unreachable_base_url(pytester):
-    from pytest_mlxbench.server import free_port
+    from pytest_mlxbench.backends.server import free_port
 
     pytester.makepyfile(test_server="""
         import pytest_mlxbench

@@ -10,7 +10,6 @@ would stop on its own even if containment failed.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import stat
 import tempfile
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 from pytest_mlxbench.sandbox import TAIL_BYTES, Limits, Sandbox, run_program
-from pytest_mlxbench.scorers.code import build_program
+from pytest_mlxbench.suites.code_accuracy.extraction import build_program
 
 
 @dataclass(frozen=True)

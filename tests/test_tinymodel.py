@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mlxbench.tinymodel import (
+from pytest_mlxbench.backends.tinymodel import (
     MANIFEST_FILE,
     TINY_MODEL_VERSION,
     WEIGHTS_FILE,
@@ -49,7 +48,7 @@ def _build_in_subprocess(cache_dir: Path, start_signal: Path | None = None) -> s
         signal = {str(start_signal) if start_signal else None!r}
         while signal and not Path(signal).exists():
             time.sleep(0.005)
-        from pytest_mlxbench.tinymodel import ensure_tiny_model
+        from pytest_mlxbench.backends.tinymodel import ensure_tiny_model
         print(ensure_tiny_model(Path({str(cache_dir)!r})))
         """
     )

@@ -3,8 +3,8 @@
 import pytest
 from openai.types.chat import ChatCompletionMessage
 
-from pytest_mlxbench.bfcl import ToolCallParseError, ToolCase
-from pytest_mlxbench.scorers.tool_calls import (
+from pytest_mlxbench.suites.tool_calling.bfcl import ToolCallParseError, ToolCase
+from pytest_mlxbench.suites.tool_calling.checker import (
     FAILURE_KINDS,
     Verdict,
     check,

@@ -5,16 +5,24 @@ import json
 from pathlib import Path
 
 import pytest
-from support.contract import read_envelopes, rows_by_name
+from support.contract import read_envelopes, rows_by_name, shared_dataset
 from support.overfit import Example, train_tiny_model
-from support.suites import load_suite
 
-from pytest_mlxbench.bfcl import first_answer_calls, load_cases, openai_tool_names, to_openai_tools
-from pytest_mlxbench.scorers.tool_calls import FAILURE_KINDS
+from pytest_mlxbench.suites.tool_calling.bfcl import (
+    first_answer_calls,
+    load_cases,
+    openai_tool_names,
+    to_openai_tools,
+)
+from pytest_mlxbench.suites.tool_calling.checker import FAILURE_KINDS
+from pytest_mlxbench.suites.tool_calling.run import (
+    SHIPPED_ANSWERS,
+    SHIPPED_QUESTIONS,
+    chat_request,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE_FILE = ROOT / "bench_suites" / "test_tool_calling.py"
-BFCL_DIR = ROOT.parent / "shared" / "datasets" / "bfcl"
 BFCL_CATEGORIES = {  # question file -> (answer file or None, cases in the file)
     "BFCL_v4_simple_python.json": ("possible_answer/BFCL_v4_simple_python.json", 400),
     "BFCL_v4_multiple.json": ("possible_answer/BFCL_v4_multiple.json", 200),
@@ -26,8 +34,7 @@ SECRET_KEY = "sk-tool-suite-secret-0123456789"
 
 
 
-SUITE = load_suite("test_tool_calling.py")
-SHIPPED = {case.id: case for case in load_cases(SUITE.SHIPPED_QUESTIONS, SUITE.SHIPPED_ANSWERS)}
+SHIPPED = {case.id: case for case in load_cases(SHIPPED_QUESTIONS, SHIPPED_ANSWERS)}
 
 # What the trained model answers per shipped case (BFCL-form calls), and the verdict that must follow.
 TRAINED_REPLIES = {
@@ -51,7 +58,7 @@ def trained_model_dir(tmp_path_factory):
     """The tiny model overfit to answer the TRAINED_REPLIES cases, prompted exactly as the suite asks."""
     examples = []
     for case_id, (calls, _) in TRAINED_REPLIES.items():
-        request = SUITE.chat_request(SHIPPED[case_id], "default_model", {})
+        request = chat_request(SHIPPED[case_id], "default_model", {})
         examples.append(Example(request["messages"], tool_call_text(SHIPPED[case_id], calls), request["tools"]))
     return train_tiny_model(examples, tmp_path_factory.mktemp("tool-model"))
 
@@ -70,8 +77,8 @@ def samples_by_id(out: Path) -> dict[str, dict]:
 
 def bfcl_args(question_file: str) -> list[str]:
     answers, _ = BFCL_CATEGORIES[question_file]
-    args = ["--tool-cases", str(BFCL_DIR / question_file)]
-    return args + (["--tool-answers", str(BFCL_DIR / answers)] if answers else [])
+    args = ["--tool-cases", str(shared_dataset("bfcl") / question_file)]
+    return args + (["--tool-answers", str(shared_dataset("bfcl") / answers)] if answers else [])
 
 
 def assert_no_traceback(result):
@@ -182,8 +189,8 @@ def test_a_server_error_is_a_failure_not_a_miss(pytester, running_server):
 
 def test_a_malformed_question_file_is_one_line(pytester):
     cases = pytester.path / "cases.jsonl"
-    cases.write_text(SUITE.SHIPPED_QUESTIONS.read_text().splitlines()[0] + "\n{not json\n")
-    result, out = run_suite(pytester, "--tool-cases", str(cases), "--tool-answers", str(SUITE.SHIPPED_ANSWERS))
+    cases.write_text(SHIPPED_QUESTIONS.read_text().splitlines()[0] + "\n{not json\n")
+    result, out = run_suite(pytester, "--tool-cases", str(cases), "--tool-answers", str(SHIPPED_ANSWERS))
 
     assert result.ret != pytest.ExitCode.OK
     result.stdout.fnmatch_lines([f"*{cases}:2: not valid JSON (*); each line must be one JSON object."])
@@ -192,7 +199,7 @@ def test_a_malformed_question_file_is_one_line(pytester):
 
 
 def test_a_category_that_needs_answers_refuses_to_run_without_them(pytester):
-    questions = BFCL_DIR / "BFCL_v4_simple_python.json"
+    questions = shared_dataset("bfcl") / "BFCL_v4_simple_python.json"
     result, _ = run_suite(pytester, "--tool-cases", str(questions))
 
     assert result.ret != pytest.ExitCode.OK

@@ -3,8 +3,8 @@
 import pytest
 
 from pytest_mlxbench.envelope import check_result_row
-from pytest_mlxbench.scorers.tool_calls import FAILURE_KINDS
-from pytest_mlxbench.scorers.tool_summary import bench_summarize
+from pytest_mlxbench.suites.tool_calling.checker import FAILURE_KINDS
+from pytest_mlxbench.suites.tool_calling.summary import bench_summarize
 
 SHIPPED = {"questions": "shipped", "answers": "shipped"}
 

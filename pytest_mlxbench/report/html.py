@@ -13,7 +13,14 @@ from html import escape
 from pathlib import Path
 
 from pytest_mlxbench.errors import BenchInputError
-from pytest_mlxbench.gate import Outcome, change_pct, format_number, format_pct, index_results, result_key
+from pytest_mlxbench.gate import (
+    Outcome,
+    change_pct,
+    format_number,
+    format_pct,
+    index_results,
+    result_key,
+)
 from pytest_mlxbench.report.plots import Plot, write_plots
 
 KEY_FIELDS = {

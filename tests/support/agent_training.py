@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 
-from pytest_mlxbench.agents.baseline import assistant_tool_calls_message, initial_messages, tool_result_message
-from pytest_mlxbench.agents.fixture_data import FixtureData
-from pytest_mlxbench.agents.tasks import AgentTask
-from pytest_mlxbench.agents.tools import Toolset
+from pytest_mlxbench.suites.framework_eval.baseline import (
+    assistant_tool_calls_message,
+    initial_messages,
+    tool_result_message,
+)
+from pytest_mlxbench.suites.framework_eval.fixture_data import FixtureData
+from pytest_mlxbench.suites.framework_eval.tasks import AgentTask
+from pytest_mlxbench.suites.framework_eval.tools import Toolset
 from support.overfit import Example
 
 SEED = 4242  # the fixture seed the agent tests train and run with

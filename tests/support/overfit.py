@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pytest_mlxbench.tinymodel import (
+from pytest_mlxbench.backends.tinymodel import (
     MANIFEST_FILE,
     TINY_MODEL_VERSION,
     WEIGHTS_FILE,

@@ -1,0 +1,122 @@
+"""In-process generation through mlx-lm (imported lazily: collecting tests must not load mlx)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import BenchInputError
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    path: Path
+    load_seconds: float
+
+
+@dataclass(frozen=True)
+class TimedGeneration:
+    """One generation, timed from the call to the first token and to the last."""
+
+    prompt_tokens: int
+    generated_tokens: int
+    first_token_s: float
+    total_s: float
+    mlx_peak_memory_mb: float
+
+    @property
+    def prefill_tokens_per_second(self) -> float:
+        return self.prompt_tokens / self.first_token_s
+
+    @property
+    def decode_tokens_per_second(self) -> float:
+        """(generated − 1) tokens over the time after the first token: the first token belongs to prefill."""
+        decode_time = self.total_s - self.first_token_s
+        return (self.generated_tokens - 1) / decode_time if self.generated_tokens > 1 and decode_time > 0 else 0.0
+
+    @property
+    def total_tokens_per_second(self) -> float:
+        return (self.prompt_tokens + self.generated_tokens) / self.total_s
+
+
+def load_model(path: Path) -> LoadedModel:
+    from mlx_lm import load
+
+    started = time.perf_counter()
+    try:
+        model, tokenizer = load(str(path))
+    except (FileNotFoundError, ValueError) as error:
+        raise BenchInputError(f"mlx-lm cannot load the model at {path}: {error}") from None
+    return LoadedModel(model, tokenizer, path, time.perf_counter() - started)
+
+
+def seed_everything(seed: int) -> None:
+    import mlx.core as mx
+
+    mx.random.seed(seed)
+
+
+def special_token_ids(tokenizer) -> set[int]:
+    ids = set(getattr(tokenizer, "all_special_ids", []) or [])
+    return ids | set(getattr(tokenizer, "eos_token_ids", []) or [])
+
+
+def unique_prompt(tokenizer, length: int, salt: int) -> list[int]:
+    """``length`` ordinary token ids drawn from a seeded generator: each salt gives a different
+    prompt from its first token, so no prefix cache can serve one repeat from another."""
+    import random
+
+    vocabulary = len(tokenizer.get_vocab()) if hasattr(tokenizer, "get_vocab") else tokenizer.vocab_size
+    special = special_token_ids(tokenizer)
+    ordinary = [token for token in range(vocabulary) if token not in special]
+    generator = random.Random(salt)
+    return [generator.choice(ordinary) for _ in range(length)]
+
+
+def timed_generation(loaded: LoadedModel, prompt: list[int], max_tokens: int) -> TimedGeneration:
+    """Generate exactly ``max_tokens`` tokens (end-of-sequence is suppressed, like llama-bench does)
+    and time the first token and the whole run with mlx-lm's ``stream_generate``."""
+    import mlx.core as mx
+    from mlx_lm import stream_generate
+
+    suppress_eos = _eos_suppressor(getattr(loaded.tokenizer, "eos_token_ids", None) or [])
+    mx.reset_peak_memory()
+    started = time.perf_counter()
+    first_token_at = None
+    generated = 0
+    for response in stream_generate(loaded.model, loaded.tokenizer, prompt, max_tokens=max_tokens,
+                                     logits_processors=[suppress_eos]):
+        if first_token_at is None:
+            first_token_at = time.perf_counter()
+        generated = response.generation_tokens
+    finished = time.perf_counter()
+    return TimedGeneration(
+        prompt_tokens=len(prompt),
+        generated_tokens=generated,
+        first_token_s=(first_token_at or finished) - started,
+        total_s=finished - started,
+        mlx_peak_memory_mb=mx.get_peak_memory() / 1024**2,
+    )
+
+
+def _eos_suppressor(eos_ids):
+    """A logits processor that makes end-of-sequence tokens impossible."""
+    import mlx.core as mx
+
+    mask = None
+
+    def suppress(tokens, logits):
+        nonlocal mask
+        if mask is None:
+            bias = [0.0] * logits.shape[-1]
+            for token in eos_ids:
+                if token < len(bias):
+                    bias[token] = -float("inf")
+            mask = mx.array(bias, dtype=logits.dtype)
+        return logits + mask
+
+    return suppress

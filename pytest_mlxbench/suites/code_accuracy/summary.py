@@ -1,0 +1,130 @@
+"""Result rows of the code-accuracy suite, computed from its sample log (pure: no model, no sandbox).
+
+One sample per drawn completion, as the suite records it::
+
+    {"task_id", "sample": int | None, "dataset", "samples_per_problem", "temperature", "isolation",
+     "isolation_notes", "seed", "reply", "finish_reason", "code", "verdict", "detail", "stderr_tail",
+     "run_s", "timeout_s", "latency_s", "usage", "error", "problem_duration_s"}
+
+``verdict`` is one of :data:`VERDICTS` (the sandbox's five, plus ``no_code`` when the reply held no
+code). A harness error (the request failed, or the problem's canonical solution failed in the
+sandbox) is recorded with ``verdict`` None and an ``error``; such a problem is left out of pass@k,
+of the verdict counts, of latency and of decode rate, and counted in ``harness_errors``.
+
+Rows, in this order (the first ones are the terminal's headline):
+
+* ``pass@1``, ``pass@10``, ``pass@100`` (metric ``pass@k``, unit ``ratio``): the unbiased estimator
+  1 - C(n-c, k)/C(n, k) per problem (n samples, c of them passed), averaged over the problems with
+  n >= k; a row only for the k that some problem allows;
+* ``verdict_<kind>`` for every kind of :data:`VERDICTS`, zeros included (unit ``count``, over samples;
+  timeouts are their own kind, never counted as failures);
+* ``harness_errors``: problems that could not be scored (unit ``count``);
+* ``latency_p50``, ``latency_p95``, ``latency_mean``: generation latency per request in seconds
+  (request sent to full reply received; not streamed, so prompt processing is included);
+* ``total_duration``: the problems' wall-clock time summed (canonical check, generation, sandbox);
+  also the ``duration_seconds`` of the pass@k rows;
+* ``decode``: usage completion tokens summed over the requests that report them, divided by the
+  summed latency of those requests (a lower bound of the pure decode rate). Left out without usage.
+
+Every row carries tags: dataset, samples per problem, temperature, sandbox isolation, problem counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pytest_mlxbench.measure import percentile
+from pytest_mlxbench.suites.code_accuracy.extraction import mean_pass_at_k
+from pytest_mlxbench.suites.rows import decode_rows, is_number, result_row
+
+VERDICTS = ("passed", "failed", "error", "timeout", "killed", "no_code")
+PASS_AT_K = (1, 10, 100)
+LATENCY_PERCENTILES = (50, 95)
+ESTIMATOR = "unbiased 1 - C(n-c,k)/C(n,k) per problem (Chen et al. 2021), mean over problems"
+
+
+def bench_summarize(samples: list[dict]) -> list[dict]:
+    """The suite's aggregate rows from its samples (see the module docstring)."""
+    problems = samples_by_problem(samples)
+    scored = {task_id: group for task_id, group in problems.items() if not _has_harness_error(group)}
+    scored_samples = [sample for group in scored.values() for sample in group]
+    tags = common_tags(samples, len(problems), len(scored))
+    total_s = total_duration(problems)
+    return [
+        *pass_at_k_rows(scored, tags, total_s),
+        *verdict_rows(scored_samples, tags),
+        result_row("harness_errors", "errors", len(problems) - len(scored), "count", tags),
+        *latency_rows(scored_samples, tags),
+        result_row("total_duration", "duration", total_s, "seconds", tags, duration_seconds=total_s),
+        *decode_rows(scored_samples, tags),
+    ]
+
+
+def samples_by_problem(samples: list[dict]) -> dict[str, list[dict]]:
+    problems: dict[str, list[dict]] = {}
+    for sample in samples:
+        problems.setdefault(str(sample["task_id"]), []).append(sample)
+    return problems
+
+
+def _has_harness_error(group: list[dict]) -> bool:
+    return any(sample.get("error") or sample.get("verdict") is None for sample in group)
+
+
+def common_tags(samples: list[dict], problems: int, scored: int) -> dict[str, str]:
+    tags = {
+        "dataset": _distinct(sample.get("dataset") for sample in samples) or "unknown",
+        "samples_per_problem": _distinct(sample.get("samples_per_problem") for sample in samples) or "unknown",
+        "temperature": _distinct(sample.get("temperature") for sample in samples) or "unknown",
+        "isolation": _distinct(sample.get("isolation") for sample in samples) or "unknown",
+        "problems": str(problems),
+        "scored_problems": str(scored),
+    }
+    notes = _distinct(sample.get("isolation_notes") for sample in samples)
+    if notes:
+        tags["isolation_notes"] = notes
+    return tags
+
+
+def _distinct(values) -> str:
+    return ",".join(dict.fromkeys(str(value) for value in values if value not in (None, "")))
+
+
+def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], total_s: float) -> list[dict]:
+    counts = [(len(group), sum(sample["verdict"] == "passed" for sample in group)) for group in scored.values()]
+    rows = []
+    for k in PASS_AT_K:
+        value = mean_pass_at_k(counts, k)
+        if value is None:
+            continue
+        eligible = [(n, c) for n, c in counts if n >= k]
+        row_tags = {**tags, "k": str(k), "estimator": ESTIMATOR, "problems_with_k": str(len(eligible)),
+                    "problems_solved": str(sum(c > 0 for _, c in eligible))}
+        rows.append(result_row(f"pass@{k}", "pass@k", value, "ratio", row_tags, duration_seconds=total_s))
+    return rows
+
+
+def verdict_rows(scored_samples: list[dict], tags: dict[str, str]) -> list[dict]:
+    counts = Counter(sample["verdict"] for sample in scored_samples)
+    unknown = set(counts) - set(VERDICTS)
+    if unknown:
+        raise ValueError(f"samples carry unknown verdicts {sorted(map(str, unknown))}")
+    return [result_row(f"verdict_{kind}", "verdicts", counts[kind], "count", tags) for kind in VERDICTS]
+
+
+def latency_rows(scored_samples: list[dict], tags: dict[str, str]) -> list[dict]:
+    latencies = [sample["latency_s"] for sample in scored_samples if is_number(sample.get("latency_s"))]
+    if not latencies:
+        return []
+    spread = {"min": f"{min(latencies):.6g}", "max": f"{max(latencies):.6g}", "requests": str(len(latencies))}
+    values = [(f"latency_p{q}", percentile(latencies, q)) for q in LATENCY_PERCENTILES]
+    values.append(("latency_mean", sum(latencies) / len(latencies)))
+    return [result_row(name, "latency", value, "seconds", {**tags, **spread}, duration_seconds=value)
+            for name, value in values]
+
+
+def total_duration(problems: dict[str, list[dict]]) -> float:
+    """Each problem's wall-clock time once (every sample of a problem carries the same value)."""
+    durations = [next((s["problem_duration_s"] for s in group if is_number(s.get("problem_duration_s"))), 0.0)
+                 for group in problems.values()]
+    return float(sum(durations))

@@ -1,0 +1,1 @@
+"""Throughput: in-process generation timed through mlx-lm (the test file holds the measurement)."""

@@ -1,0 +1,1 @@
+"""TTFT: streamed requests through the server (the test file holds the measurement)."""
