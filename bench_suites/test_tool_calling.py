@@ -44,17 +44,17 @@ def test_tool_call(case, openai_client, mlx_endpoint, mlxbench_settings, bench_g
     request = chat_request(case, mlx_endpoint.model, bench_gen_kwargs)
     sample = {"id": case.id, "category": case.category, "source": case_source(mlxbench_settings),
               "request": request}
-    response, latency_s = send(openai_client, mlx_endpoint, request, sample, record_sample)
-    message = response.choices[0].message
+    completion = send(openai_client, mlx_endpoint, request, sample, record_sample)
+    message = completion.choice.message
     verdict = check_message(case, message)
     record_sample({
         **sample,
         "reply": message.model_dump(mode="json", exclude_none=True),
-        "finish_reason": response.choices[0].finish_reason,
+        "finish_reason": completion.finish_reason,
         "verdict": {"passed": verdict.passed, "kind": verdict.kind, "detail": verdict.detail},
         "error": None,
-        "latency_s": latency_s,
-        "usage": response.usage.model_dump(mode="json", exclude_none=True) if response.usage else None,
+        "latency_s": completion.latency_s,
+        "usage": completion.usage,
     })
     if not verdict.passed:
         pytest_mlxbench.wrong_answer(verdict.kind, verdict.detail)

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import pytest
 
-from pytest_mlxbench.backends.clients import request_error_text
+from pytest_mlxbench.backends.chat import RequestFailed, complete
 from pytest_mlxbench.sandbox import Isolation, Limits, Sandbox, SandboxResult
 from pytest_mlxbench.suites.code_accuracy.extraction import build_program
 from pytest_mlxbench.suites.code_accuracy.problems import Problem, load_problems
@@ -63,10 +63,6 @@ class Reply(NamedTuple):
     usage: dict | None
 
 
-class RequestFailed(Exception):
-    """A chat request failed: the server's fault or ours, never the model's answer."""
-
-
 class SampleLog:
     """Writes a problem's samples to the suite's sample log (see ``scorers.code_summary``)."""
 
@@ -95,33 +91,18 @@ class SampleLog:
         pytest.fail(f"harness error, not a model miss: {error}", pytrace=False)
 
 
-def draw_replies(client, request: dict, samples: int) -> tuple[list[Reply], str | None]:
+def draw_replies(client, endpoint, request: dict, samples: int) -> tuple[list[Reply], str | None]:
     """``samples`` replies, one request each with seed ``request seed + index`` (mlx_lm.server
     ignores ``n``); stops at the first failed request and says why."""
     replies = []
     for index in range(samples):
+        seed = request["seed"] + index
         try:
-            replies.append(ask(client, {**request, "seed": request["seed"] + index}))
+            completion = complete(client, endpoint, {**request, "seed": seed})
         except RequestFailed as error:
             return replies, f"request of sample {index} failed: {error}"
+        replies.append(Reply(seed, completion.text, completion.finish_reason, completion.latency_s, completion.usage))
     return replies, None
-
-
-def ask(client, request: dict) -> Reply:
-    """One timed, non-streamed chat request; raises RequestFailed on any API error or empty reply."""
-    from openai import OpenAIError
-
-    started = time.perf_counter()
-    try:
-        response = client.chat.completions.create(**request)
-    except OpenAIError as error:
-        raise RequestFailed(request_error_text(error)) from None
-    latency_s = time.perf_counter() - started
-    if not response.choices:
-        raise RequestFailed("the server's reply has no choices")
-    choice = response.choices[0]
-    usage = response.usage.model_dump(mode="json", exclude_none=True) if response.usage else None
-    return Reply(request["seed"], choice.message.content or "", choice.finish_reason, latency_s, usage)
 
 
 def run_candidates(sandbox: Sandbox, problem: Problem, codes: list[str | None],

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-import time
 
 import pytest
 
+from pytest_mlxbench.backends.chat import Completion, RequestFailed, complete
 from pytest_mlxbench.suites import shipped_file
 from pytest_mlxbench.suites.tool_calling.bfcl import (
     ToolCase,
@@ -38,19 +38,11 @@ def chat_request(case: ToolCase, model: str, gen_kwargs: dict) -> dict:
             **gen_kwargs}
 
 
-def send(client, endpoint, request: dict, sample: dict, record_sample):
+def send(client, endpoint, request: dict, sample: dict, record_sample) -> Completion:
     """Send the request and time it; a failed request is recorded and fails the test (harness error)."""
-    from openai import OpenAIError
-
-    started = time.perf_counter()
     try:
-        response = client.chat.completions.create(**request)
-        problem = None if response.choices else "the server's reply has no choices"
-    except OpenAIError as error:
-        problem = endpoint.error_text(error)
-    latency_s = time.perf_counter() - started
-    if problem is not None:
-        record_sample({**sample, "reply": None, "verdict": None, "error": problem, "latency_s": latency_s,
+        return complete(client, endpoint, request)
+    except RequestFailed as error:
+        record_sample({**sample, "reply": None, "verdict": None, "error": str(error), "latency_s": None,
                        "usage": None})
-        pytest.fail(f"request failed (harness error, not a model miss): {problem}", pytrace=False)
-    return response, latency_s
+        pytest.fail(f"request failed (harness error, not a model miss): {error}", pytrace=False)
