@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -49,14 +50,37 @@ def _row_validator():
     return Draft7Validator(schema()["properties"]["results"]["items"])
 
 
-def check_result_row(row: dict) -> None:
-    """Reject a result row where it is recorded, where the mistake is easy to find, rather than
-    at session end. Booleans are refused as numbers, and so are NaN and infinity."""
+def result_row_problems(row: dict) -> list[str]:
+    """Every way a result row breaks the schema. Booleans are refused as numbers, and so are NaN
+    and infinity."""
     problems = [f"{_json_path(error.absolute_path)}: {error.message}" for error in _row_validator().iter_errors(row)]
     for key, value in row.items():
         if isinstance(value, bool):
             problems.append(f"$.{key}: give a number, not a bool (use 1.0/0.0 with unit 'bool')")
         elif isinstance(value, float) and not math.isfinite(value):
             problems.append(f"$.{key}: {value!r} is not a finite number; JSON cannot hold it")
+    return problems
+
+
+def check_result_row(row: dict) -> None:
+    """Reject a result row where it is recorded, where the mistake is easy to find, rather than
+    at session end."""
+    problems = result_row_problems(row)
     if problems:
         raise ValueError(f"result row {row.get('name')!r} breaks the envelope schema: " + "; ".join(problems))
+
+
+def plain_row(row: dict) -> dict:
+    """A result row as the envelope holds it: numpy and mlx scalars as Python numbers, tag values
+    as strings."""
+    row = {str(key): plain_number(value) for key, value in row.items()}
+    if isinstance(row.get("tags"), dict):
+        row["tags"] = {str(key): str(tag) for key, tag in row["tags"].items()}
+    return row
+
+
+def plain_number(value):
+    """numpy and mlx scalars become Python numbers; everything else is left to the schema check."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value
+    return int(value) if isinstance(value, numbers.Integral) else float(value)

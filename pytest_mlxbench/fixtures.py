@@ -4,7 +4,7 @@ recorders that carry measurements to the session through ``user_properties``."""
 from __future__ import annotations
 
 import json
-import numbers
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -13,41 +13,51 @@ import pytest
 from .backends.endpoint import PLACEHOLDER_API_KEY, Endpoint, served_model
 from .backends.models import ModelInfo, describe_model, local_model_path
 from .backends.server import SERVED_MODEL, ManagedServer, ServerError
-from .envelope import check_result_row
-from .session import BENCH_SESSION, GEN_KWARGS, NOTE, RESULT, SAMPLE, BenchSession
+from .envelope import check_result_row, plain_row
+from .records import (
+    GEN_KWARGS,
+    IN_PROCESS,
+    NOTE,
+    RESULT,
+    SAMPLE,
+    SERVER,
+    process_context,
+)
+from .session import BENCH_SESSION
 from .settings import Settings
 
 
-def _bench(config: pytest.Config) -> BenchSession:
-    return config.stash[BENCH_SESSION]
+def _settings(config: pytest.Config) -> Settings:
+    return config.stash[BENCH_SESSION].settings
 
 
 @pytest.fixture(scope="session")
 def mlxbench_settings(pytestconfig) -> Settings:
-    return _bench(pytestconfig).settings
+    return _settings(pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def mlx_model_path(pytestconfig) -> Path:
     """Local directory of the model under test (fetched once for a Hugging Face id; the built-in
     tiny model when no --mlx-model is given)."""
-    return resolve_model_path(_bench(pytestconfig))
+    return resolve_model_path(pytestconfig)
 
 
-def resolve_model_path(bench: BenchSession) -> Path:
-    if bench.model_path is None:
-        reference = bench.settings.model
+def resolve_model_path(config: pytest.Config) -> Path:
+    context = process_context(config)
+    if context.model_path is None:
+        reference = _settings(config).model
         if reference is None:
             from .backends.tinymodel import ensure_tiny_model
 
-            bench.model_path = ensure_tiny_model()
+            context.model_path = ensure_tiny_model()
         else:
-            bench.model_path = local_model_path(reference)
-    return bench.model_path
+            context.model_path = local_model_path(reference)
+    return context.model_path
 
 
-def model_info(bench: BenchSession, path: Path | None) -> ModelInfo:
-    reference = bench.settings.model
+def model_info(settings: Settings, path: Path | None) -> ModelInfo:
+    reference = settings.model
     if reference is None:
         from .backends.tinymodel import TINY_MODEL_NAME, TINY_MODEL_VERSION
 
@@ -72,54 +82,61 @@ def mlx_model(pytestconfig, mlx_model_path):
     """The model and tokenizer loaded in process through mlx-lm, once per session."""
     from .backends.mlx_backend import load_model, seed_everything
 
-    bench = _bench(pytestconfig)
-    bench.snapshot("before_load")
+    settings, context = _settings(pytestconfig), process_context(pytestconfig)
     loaded = load_model(mlx_model_path)
-    bench.snapshot("after_load")
-    seed_everything(bench.settings.seed)
-    bench.models["in_process"] = model_info(bench, mlx_model_path)
+    context.phase("model_loaded")
+    seed_everything(settings.seed)
+    context.set_model(IN_PROCESS, model_info(settings, mlx_model_path))
     return loaded
 
 
 @pytest.fixture(scope="session")
 def mlx_server(pytestconfig, mlx_model_path):
     """An ``mlx_lm.server`` for the model on a free loopback port, stopped at session end."""
-    bench = _bench(pytestconfig)
-    log_path = bench.settings.out_dir / "logs" / f"{bench.stamp}-mlx_lm-server.log"
+    bench = pytestconfig.stash[BENCH_SESSION]
+    context = process_context(pytestconfig)
+    log_path = bench.settings.out_dir / "logs" / f"{bench.stamp}-{_process_name(pytestconfig)}{os.getpid()}-mlx_lm-server.log"
     try:
         server = ManagedServer(mlx_model_path, log_path).start()
     except ServerError as error:
         pytest.fail(str(error), pytrace=False)
-    bench.snapshot("server_ready", server_process(server))
-    bench.models.setdefault("server", model_info(bench, mlx_model_path))
+    context.server_started(server.process.pid)
+    context.set_model(SERVER, model_info(bench.settings, mlx_model_path))
     yield server
-    if server.alive():
-        bench.snapshot("server_end", server_process(server))
+    context.server_stopping()
     server.stop()
 
 
-def server_process(server: ManagedServer):
-    import psutil
-
-    return psutil.Process(server.process.pid)
+def _process_name(config: pytest.Config) -> str:
+    """``gw0-`` on a pytest-xdist worker, so each worker's server keeps its own log."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    return f"{worker}-" if worker else ""
 
 
 @pytest.fixture(scope="session")
 def mlx_endpoint(pytestconfig, request) -> Endpoint:
     """The server the OpenAI clients talk to: --mlx-base-url if given, else a managed mlx_lm.server."""
-    bench = _bench(pytestconfig)
-    settings = bench.settings
-    if settings.base_url is None:
+    settings, context = _settings(pytestconfig), process_context(pytestconfig)
+    if not settings.base_urls:
         server = request.getfixturevalue("mlx_server")
         return Endpoint(server.base_url, model=SERVED_MODEL, server=server)
+    base_url = worker_base_url(pytestconfig, settings.base_urls)
     api_key = settings.api_key or PLACEHOLDER_API_KEY
-    requested, note = served_model(settings.base_url, api_key, settings.model)
+    requested, note = served_model(base_url, api_key, settings.model)
     if note:
-        bench.note(note)
+        context.note(note)
+    if len(settings.base_urls) > 1:
+        context.note(f"servers: {_process_name(pytestconfig) or 'this run '}used {base_url}")
     reference = settings.model or requested  # mlx_lm.server lists its model by absolute path
     local = Path(reference) if Path(reference).is_dir() else None
-    bench.models["server"] = describe_model(display_name(reference), local)
-    return Endpoint(settings.base_url, api_key, requested)
+    context.set_model(SERVER, describe_model(display_name(reference), local))
+    return Endpoint(base_url, api_key, requested)
+
+
+def worker_base_url(config: pytest.Config, base_urls: tuple[str, ...]) -> str:
+    """The server of this process: on pytest-xdist worker i, URL i mod n; otherwise the first."""
+    worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
+    return base_urls[int(worker.removeprefix("gw") or 0) % len(base_urls)]
 
 
 @pytest.fixture(scope="session")
@@ -159,10 +176,7 @@ def record_metric(request) -> Callable[..., None]:
     suite; ``fields`` are the schema's optional result fields (tags become strings)."""
 
     def record(name: str, metric: str, value: float, unit: str, **fields) -> None:
-        row = {"name": str(name), "metric": str(metric), "value": value, "unit": str(unit), **fields}
-        row = {key: _plain_number(item) for key, item in row.items()}
-        if isinstance(row.get("tags"), dict):
-            row["tags"] = {str(key): str(tag) for key, tag in row["tags"].items()}
+        row = plain_row({"name": str(name), "metric": str(metric), "value": value, "unit": str(unit), **fields})
         check_result_row(row)
         request.node.user_properties.append((RESULT, _plain_data(row, "record_metric")))
 
@@ -208,13 +222,6 @@ def bench_gen_kwargs(mlxbench_settings, record_gen_kwargs) -> dict:
     record_gen_kwargs(**mlxbench_settings.gen_kwargs())
     return {"max_tokens": mlxbench_settings.max_tokens, "temperature": mlxbench_settings.temperature,
             "seed": mlxbench_settings.seed}
-
-
-def _plain_number(value):
-    """numpy and mlx scalars become Python numbers; everything else is left to the schema check."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return value
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def _plain_data(value: dict, recorder: str) -> dict:

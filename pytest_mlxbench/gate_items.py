@@ -52,7 +52,7 @@ class Gate:
     def current_envelopes(self) -> list[dict]:
         """Built once, when the first rule runs: by then every suite test has finished."""
         if self._current is None:
-            self._current = [suite.envelope for suite in self.bench.build_envelopes()]
+            self._current = [suite.envelope for suite in self.bench.envelopes()]
         return self._current
 
     def check(self, rule: gate.Rule) -> list[gate.Outcome]:
@@ -84,6 +84,11 @@ class GateRuleItem(pytest.Item):
     def runtest(self) -> None:
         if self.rule.suite not in self.gate.bench.suites:
             pytest.skip(f"suite {self.rule.suite} did not run in this session; run it to check this rule")
+        broken = [error for suite in self.gate.bench.envelopes() if suite.suite == self.rule.suite
+                  for error in suite.summary_errors]
+        if broken:
+            raise RuleFailed(f"{self.rule.label}: the suite's summary failed, so its numbers cannot be judged: "
+                             + "; ".join(broken))
         outcomes = self.gate.check(self.rule)
         failed = [outcome for outcome in outcomes if outcome.status == "failed"]
         if failed:

@@ -10,8 +10,9 @@ import pytest
 from .envelope import suite_names
 from .errors import BenchInputError
 from .gate_items import Gate, GateRuleItem
+from .records import CONTEXT, SUITE, process_context, suite_tag
 from .report.terminal import summary_lines
-from .session import BENCH_SESSION, SUITE, BenchSession
+from .session import BENCH_SESSION, BenchSession
 from .settings import Settings, add_options
 
 pytest_plugins = ("pytest_mlxbench.fixtures",)
@@ -19,6 +20,8 @@ pytest_plugins = ("pytest_mlxbench.fixtures",)
 SUITES = suite_names()
 RECORDERS = frozenset({"record_metric", "record_sample"})
 MODEL_FIXTURES = frozenset({"mlx_model", "mlx_model_path", "mlx_endpoint"})
+TIMING_SUITES = ("throughput", "ttft")
+TIMING_GROUP = "mlxbench-timing"  # pytest-xdist runs these on one worker, one after another
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,11 +44,33 @@ def pytest_configure(config: pytest.Config) -> None:
     except BenchInputError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[BENCH_SESSION] = bench
+    _keep_timing_suites_on_one_worker(config)
     config.pluginmanager.register(BenchHooks(config, bench, threshold_gate), "mlxbench-session")
 
 
 def _is_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput")
+
+
+def _keep_timing_suites_on_one_worker(config: pytest.Config) -> None:
+    """Under pytest-xdist, schedule by xdist_group (``loadgroup``), so the timing suites, which carry
+    one group, run on one worker; ungrouped tests are spread as with ``load``. Workers learn it
+    from their ``workerinput`` (see ``pytest_configure_node``)."""
+    if _is_controller(config):
+        if getattr(config.option, "dist", "no") == "load":
+            config.option.dist = "loadgroup"
+    elif config.workerinput.get("mlxbench_loadgroup"):
+        config.option.loadgroup = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    node.workerinput["mlxbench_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
+
+
+def suite_of(item: pytest.Item) -> dict | None:
+    """The suite tag the plugin gave the item at collection (None for other tests)."""
+    return next((value for key, value in item.user_properties if key == SUITE), None)
 
 
 def item_suites(item: pytest.Item) -> list[str]:
@@ -107,7 +132,11 @@ class BenchHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        """Threshold rules join the items at the end, before -m, -k and --lf choose."""
+        """Timing suites join one xdist group (before pytest-xdist reads the groups); threshold rules
+        join the items at the end, before -m, -k and --lf choose."""
+        for item in items:
+            if set(item_suites(item)) & set(TIMING_SUITES):
+                item.add_marker(pytest.mark.xdist_group(TIMING_GROUP))
         if self.gate is not None:
             items.extend(self.gate.make_items(session))
 
@@ -126,8 +155,7 @@ class BenchHooks:
             if limit and counts[suite] > limit:
                 deselected.append(item)
                 continue
-            item.user_properties.append((SUITE, suite))
-            self.bench.register_item(item, suite)
+            item.user_properties.append((SUITE, suite_tag(item, suite)))
             kept.append(item)
         if deselected:
             self.config.hook.pytest_deselected(items=deselected)
@@ -145,19 +173,33 @@ class BenchHooks:
 
         settings = self.bench.settings
         try:
-            if settings.base_url and "mlx_endpoint" in needed:
-                check_reachable(settings.base_url)
-            if settings.base_url is None or needed - {"mlx_endpoint"}:
-                resolve_model_path(self.bench)
+            if "mlx_endpoint" in needed:
+                for base_url in settings.base_urls:
+                    check_reachable(base_url)
+            if not settings.base_urls or needed - {"mlx_endpoint"}:
+                resolve_model_path(self.config)
         except BenchInputError as error:
             raise pytest.UsageError(str(error)) from None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item):
         self.current_item = item
+        tag = suite_of(item)
+        if tag is not None:
+            process_context(self.config).item_started(tag["suite"])
         result = yield
         self.current_item = None
         return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item):
+        """After the item's fixtures (and, for the last item, the session's) are torn down, its
+        teardown report carries this process's context to the controller."""
+        try:
+            return (yield)
+        finally:
+            if suite_of(item) is not None:
+                item.user_properties.append((CONTEXT, process_context(self.config).take()))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.bench.add_report(report)
@@ -173,7 +215,8 @@ class BenchHooks:
         if self.current_item is not None:
             self.bench.add_unreported_item(self.current_item, "interrupted before it finished")
         written = self.bench.write()
-        if any(suite.problems for suite in written) and session.exitstatus == pytest.ExitCode.OK:
+        harness_failed = any(suite.problems or suite.summary_errors for suite in written)
+        if harness_failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.bench.settings.report_dir and written:
             try:

@@ -1,32 +1,35 @@
-"""Controller-side state of a benchmark session: gathers what tests recorded, builds one
-envelope per suite, validates and writes it.
+"""Controller-side state of a benchmark session: gathers what tests recorded (from reports, so
+it works the same under pytest-xdist), builds each suite's envelope once, validates and writes it.
 
 Tests never touch this object: they record through fixtures into their item's
-``user_properties``; the reports carry those here (and would across pytest-xdist).
+``user_properties`` (see ``records``); the reports carry those here.
 """
 
 from __future__ import annotations
 
-import traceback
-from collections import defaultdict
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from . import envelope as env
 from . import storage
-from .backends.models import ModelInfo
 from .gitinfo import suite_code_sha
-from .settings import Settings
-from .system import detect_system, memory_snapshot, mlx_peak_memory_gb, peak_rss_gb
-
-RESULT, SAMPLE, NOTE, GEN_KWARGS, SUITE = (
-    "mlxbench_result", "mlxbench_sample", "mlxbench_note", "mlxbench_gen_kwargs", "mlxbench_suite",
+from .memory import suite_snapshots
+from .records import (
+    CONTEXT,
+    GEN_KWARGS,
+    NOTE,
+    RESULT,
+    SAMPLE,
+    dict_items,
+    module_id,
+    tagged_suite,
 )
-Summarizer = Callable[[list[dict]], list[dict]]
+from .settings import Settings
+from .summaries import SummaryFailed, run_summary
 
 
 @dataclass
@@ -34,11 +37,13 @@ class SuiteRecord:
     name: str
     suite_file: Path
     rows: list[dict] = field(default_factory=list)
-    samples_by_module: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    samples_by_module: dict[str, list[dict]] = field(default_factory=dict)
+    summarizers: dict[str, dict] = field(default_factory=dict)  # module id -> summarizer_ref
     errors: list[str] = field(default_factory=list)
     gen_kwargs: dict = field(default_factory=dict)
     backends: set[str] = field(default_factory=set)
     seen_nodeids: set[str] = field(default_factory=set)
+    memory: list[dict] = field(default_factory=list)  # one window per item (records.ProcessContext)
 
     @property
     def samples(self) -> list[dict]:
@@ -46,12 +51,16 @@ class SuiteRecord:
 
 
 @dataclass
-class WrittenSuite:
+class BuiltSuite:
+    """One suite's envelope, built once: the gate judges it and the writer writes it."""
+
     suite: str
     envelope: dict
+    samples: list[dict]
+    summary_errors: list[str] = field(default_factory=list)
     path: Path | None = None
     samples_path: Path | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # ways the envelope breaks the schema
 
 
 class BenchSession:
@@ -60,25 +69,11 @@ class BenchSession:
         self.hook = hook  # the config's hook relay, for the pytest_mlxbench_update_* hooks
         self.started = datetime.now(timezone.utc)
         self.stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
-        self.model_path: Path | None = None
         self.suites: dict[str, SuiteRecord] = {}
-        self.summarizers: dict[str, tuple[str, Summarizer]] = {}
-        self.models: dict[str, ModelInfo] = {}
-        self.snapshots: list[dict] = [memory_snapshot("session_start")]
+        self.models: dict[str, dict] = {}  # backend -> records.ModelRecord as a dict
         self.session_notes: list[str] = list(settings.ci.notes)
-        self.written: list[WrittenSuite] = []
-
-    # --- collection ----------------------------------------------------------
-
-    def register_item(self, item: pytest.Item, suite: str) -> None:
-        record = self.suites.setdefault(suite, SuiteRecord(suite, Path(item.path)))
-        if "mlx_model" in item.fixturenames:
-            record.backends.add("in_process")
-        if "mlx_endpoint" in item.fixturenames:
-            record.backends.add("server")
-        summarize = getattr(getattr(item, "module", None), "bench_summarize", None)
-        if callable(summarize):
-            self.summarizers[_module_id(item.nodeid)] = (suite, summarize)
+        self.built: list[BuiltSuite] | None = None
+        self.written: list[BuiltSuite] = []
 
     # --- what tests recorded ---------------------------------------------------
 
@@ -102,8 +97,15 @@ class BenchSession:
         self._take_properties(record, item.nodeid, properties)
 
     def _record_of(self, properties: list[tuple]) -> SuiteRecord | None:
-        """The suite record of a test, from the suite tag the plugin gave it at collection."""
-        return self.suites.get(next((value for key, value in properties if key == SUITE), None))
+        """The suite record of a test, from the suite tag it got at collection."""
+        tag = tagged_suite(properties)
+        if not isinstance(tag, dict):
+            return None
+        record = self.suites.setdefault(tag["suite"], SuiteRecord(tag["suite"], Path(tag["file"])))
+        record.backends.update(tag["backends"])
+        if tag.get("summarizer"):
+            record.summarizers[tag["module"]] = tag["summarizer"]
+        return record
 
     def _take_properties(self, record: SuiteRecord, nodeid: str, properties: list[tuple]) -> None:
         record.seen_nodeids.add(nodeid)
@@ -111,38 +113,39 @@ class BenchSession:
             if key == RESULT:
                 record.rows.append(value)
             elif key == SAMPLE:
-                record.samples_by_module[_module_id(nodeid)].append(value)
+                record.samples_by_module.setdefault(module_id(nodeid), []).append(value)
             elif key == NOTE:
                 record.errors.append(value)
             elif key == GEN_KWARGS:
                 record.gen_kwargs.update(value)
+            elif key == CONTEXT:
+                self._take_context(record, value)
+
+    def _take_context(self, record: SuiteRecord, context: dict) -> None:
+        self.models.update(context.get("models") or {})
+        for text in context.get("notes") or ():
+            self.note(text)
+        if context.get("memory"):
+            record.memory.append(context["memory"])
 
     def note(self, message: str) -> None:
-        self.session_notes.append(message)
-
-    def snapshot(self, phase: str, process=None) -> None:
-        try:
-            self.snapshots.append(memory_snapshot(phase, process))
-        except Exception as error:  # a vanished process must not lose the run
-            self.session_notes.append(f"memory snapshot {phase!r} failed: {error}")
+        if message not in self.session_notes:
+            self.session_notes.append(message)
 
     # --- envelopes -------------------------------------------------------------
 
-    def build_envelopes(self) -> list[WrittenSuite]:
-        snapshots = self._final_snapshots()
-        system = detect_system(self.settings.ci.runner)
-        if self.hook is not None:
-            self.hook.pytest_mlxbench_update_system(system=system)
-        return [self._build(record, snapshots, system) for record in self.suites.values() if self._has_data(record)]
+    def envelopes(self) -> list[BuiltSuite]:
+        """Every suite's envelope, built once: later calls return the same frozen objects."""
+        if self.built is None:
+            system = _detect_system(self.settings.ci.runner, self.hook)
+            self.built = [self._build(record, system) for record in self.suites.values() if _has_data(record)]
+        return self.built
 
-    @staticmethod
-    def _has_data(record: SuiteRecord) -> bool:
-        return bool(record.rows or record.samples or record.errors)
-
-    def _build(self, record: SuiteRecord, snapshots: list[dict], system: dict) -> WrittenSuite:
+    def _build(self, record: SuiteRecord, system: dict) -> BuiltSuite:
         sha, git_notes = suite_code_sha(record.suite_file)
         rows, summary_errors = self._rows_with_summaries(record)
         model = self._model_for(record)
+        snapshots, memory_notes = suite_snapshots(record.memory)
         envelope = {
             "schema_version": env.SCHEMA_VERSION,
             "timestamp": self.started.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -150,85 +153,83 @@ class BenchSession:
             "trigger": self.settings.ci.trigger,
             "pr_number": self.settings.ci.pr_number,
             "suite": record.name,
-            "model": model.name,
+            "model": model["name"],
             "seed": self.settings.seed,
-            "system": system,
+            "system": copy.deepcopy(system),
             "results": rows,
             "memory_snapshots": snapshots,
-            "errors": [*self.session_notes, *git_notes, *record.errors, *summary_errors],
+            "errors": [*self.session_notes, *git_notes, *memory_notes, *record.errors, *summary_errors],
         }
-        if model.revision:
-            envelope["model_revision"] = model.revision
-        if model.quantization:
-            envelope["quantization"] = model.quantization
+        for key in ("revision", "quantization"):
+            if model.get(key):
+                envelope["model_revision" if key == "revision" else key] = model[key]
         if record.gen_kwargs:
             envelope["gen_kwargs"] = record.gen_kwargs
-        if not rows:
+        if not rows and not summary_errors:  # nothing measured; a failed summary is not a skip
             envelope["skipped"] = True
         if self.hook is not None:
             self.hook.pytest_mlxbench_update_envelope(envelope=envelope)
-        return WrittenSuite(record.name, envelope)
+        return BuiltSuite(record.name, _frozen(envelope), record.samples, summary_errors)
 
     def _rows_with_summaries(self, record: SuiteRecord) -> tuple[list[dict], list[str]]:
         rows, errors = list(record.rows), []
-        for module_id, samples in record.samples_by_module.items():
-            suite, summarize = self.summarizers.get(module_id, (None, None))
-            if summarize is None or suite != record.name:
+        for module, samples in record.samples_by_module.items():
+            ref = record.summarizers.get(module)
+            if ref is None:
                 continue
             try:
-                summary = list(summarize(samples))
-                for row in summary:
-                    env.check_result_row(row)
-                rows.extend(summary)
-            except Exception as error:
-                where = traceback.extract_tb(error.__traceback__)[-1]
-                errors.append(f"{module_id}::bench_summarize failed at line {where.lineno}: "
-                              f"{type(error).__name__}: {error}")
+                rows.extend(run_summary(ref, samples))
+            except SummaryFailed as failure:
+                errors.append(f"{module}::bench_summarize failed (harness error): {failure}")
         return rows, errors
 
-    def _model_for(self, record: SuiteRecord) -> ModelInfo:
-        for backend in ("in_process", "server"):
-            if backend in record.backends and backend in self.models:
+    def _model_for(self, record: SuiteRecord) -> dict:
+        for backend in sorted(record.backends):
+            if backend in self.models:
                 return self.models[backend]
-        return next(iter(self.models.values()), None) or ModelInfo(self.settings.model or _builtin_name())
+        if self.models:
+            return next(iter(self.models.values()))
+        return {"name": self.settings.model or _builtin_name()}
 
-    def _final_snapshots(self) -> list[dict]:
-        end = memory_snapshot("end")
-        snapshots = [*self.snapshots, end]
-        # ru_maxrss and psutil count slightly differently: the peak is never below a reading
-        own_readings = [snap["rss_gb"] for snap in snapshots if not snap["phase"].startswith("server")]
-        snapshots.append({**end, "phase": "peak", "rss_gb": max(peak_rss_gb(), *own_readings)})
-        mlx_peak = mlx_peak_memory_gb()
-        if mlx_peak is not None:
-            snapshots.append({"phase": "mlx_peak", "rss_gb": mlx_peak})
-        return snapshots
+    @property
+    def summary_failed(self) -> bool:
+        return any(suite.summary_errors for suite in self.built or ())
 
-    def write(self) -> list[WrittenSuite]:
+    def write(self) -> list[BuiltSuite]:
         """Validate and write every suite's envelope (and its sample log); an invalid envelope is
         kept as ``*.invalid.json`` so nothing measured is lost, and reported as a problem."""
         out_dir = self.settings.out_dir
-        self.written = self.build_envelopes()
-        for suite in self.written:
+        for suite in self.envelopes():
             suite.problems = env.validation_errors(suite.envelope)
-            stem = storage.envelope_stem(suite.envelope)
             if suite.problems:
                 out_dir.mkdir(parents=True, exist_ok=True)
-                suite.path = storage.write_lines(out_dir, stem, ".invalid.json", [suite.envelope])
+                suite.path = storage.write_lines(out_dir, storage.envelope_stem(suite.envelope), ".invalid.json",
+                                                 [suite.envelope])
             else:
                 suite.path = storage.write_envelope(suite.envelope, out_dir)
-            samples = self.suites[suite.suite].samples
-            if samples:
+            if suite.samples:
                 stem = suite.path.name.removesuffix(".json").removesuffix(".invalid")
-                suite.samples_path = storage.write_lines(out_dir, stem, ".samples.jsonl", samples)
+                suite.samples_path = storage.write_lines(out_dir, stem, ".samples.jsonl", suite.samples)
+        self.written = list(self.envelopes())
         return self.written
 
 
-def dict_items(properties) -> list[tuple]:
-    return [tuple(prop) for prop in properties if isinstance(prop, (tuple, list)) and len(prop) == 2]
+def _has_data(record: SuiteRecord) -> bool:
+    return bool(record.rows or record.samples or record.errors)
 
 
-def _module_id(nodeid: str) -> str:
-    return nodeid.split("::", 1)[0]
+def _detect_system(runner: str | None, hook) -> dict:
+    from .system import detect_system
+
+    system = detect_system(runner)
+    if hook is not None:
+        hook.pytest_mlxbench_update_system(system=system)
+    return system
+
+
+def _frozen(envelope: dict) -> dict:
+    """A deep copy, so nothing a hook or the gate does later changes what is written."""
+    return copy.deepcopy(envelope)
 
 
 def _failure_line(report: pytest.TestReport) -> str:

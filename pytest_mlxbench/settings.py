@@ -59,8 +59,9 @@ class Option:
 CORE_OPTIONS = (
     Option("--mlx-model", "PATH_OR_ID", "mlx-lm model directory or Hugging Face id (default: the built-in tiny model)",
            kind="model"),
-    Option("--mlx-base-url", "URL", "OpenAI-compatible server to benchmark, e.g. http://127.0.0.1:8080/v1 "
-           "(default: start mlx_lm.server for the model)", kind="url"),
+    Option("--mlx-base-url", "URL[,URL..]", "OpenAI-compatible server(s) to benchmark, e.g. "
+           "http://127.0.0.1:8080/v1; with several, pytest-xdist worker i uses URL i mod n "
+           "(default: start mlx_lm.server for the model)", kind="url_list"),
     Option("--mlx-api-key", "KEY", f"API key for --mlx-base-url (or env {API_KEY_ENV}); never written anywhere"),
     Option("--bench-out", "DIR", "directory for envelopes, sample logs and server logs", "bench-results", kind="path"),
     Option("--bench-trigger", "TRIGGER", "what triggered the run: " + ", ".join(TRIGGERS)
@@ -108,7 +109,7 @@ class Settings:
     (``settings.tool_cases``), from ``suite_values``."""
 
     model: str | None
-    base_url: str | None
+    base_urls: tuple[str, ...]
     api_key: str | None
     out_dir: Path
     ci: CiContext
@@ -122,7 +123,12 @@ class Settings:
     suite_values: Mapping[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # keep the API key out of every repr and traceback
-        return f"Settings(model={self.model!r}, base_url={self.base_url!r}, out_dir={str(self.out_dir)!r})"
+        return f"Settings(model={self.model!r}, base_urls={self.base_urls!r}, out_dir={str(self.out_dir)!r})"
+
+    @property
+    def base_url(self) -> str | None:
+        """The first --mlx-base-url (None: the plugin manages the server)."""
+        return self.base_urls[0] if self.base_urls else None
 
     def __getattr__(self, name: str) -> Any:
         if name != "suite_values" and name in self.suite_values:
@@ -136,7 +142,7 @@ class Settings:
         suite_values = {option.name: raw.read(option) for option in all_options()[len(CORE_OPTIONS):]}
         settings = cls(
             model=value["mlx_model"],
-            base_url=value["mlx_base_url"],
+            base_urls=value["mlx_base_url"] or (),
             api_key=value["mlx_api_key"] or os.environ.get(API_KEY_ENV) or None,
             out_dir=value["bench_out"],
             ci=detect_ci(os.environ, value["bench_trigger"]),
@@ -242,10 +248,10 @@ def read_model(option: Option, text: str, origin: Path) -> str:
     return check_model_reference(str(candidate) if candidate.exists() else text)
 
 
-def read_url(option: Option, text: str, origin: Path) -> str:
+def read_url_list(option: Option, text: str, origin: Path) -> tuple[str, ...]:
     from .backends.endpoint import check_http_url
 
-    return check_http_url(text, option.flag)
+    return tuple(check_http_url(url.strip(), option.flag) for url in text.split(",") if url.strip())
 
 
 _READERS: dict[str, Callable[[Option, str, Path], Any]] = {
@@ -257,5 +263,5 @@ _READERS: dict[str, Callable[[Option, str, Path], Any]] = {
     "file": read_file,
     "int_list": read_int_list,
     "model": read_model,
-    "url": read_url,
+    "url_list": read_url_list,
 }

@@ -43,8 +43,12 @@ def test_throughput_in_process_on_the_builtin_model(pytester, tmp_path):
             assert float(row["tags"]["min"]) <= row["value"] <= float(row["tags"]["max"])
             assert row["tags"]["repeats"] == "2" and len(row["tags"]["samples"].split(",")) == 2
             assert row["tags"]["prompt_tokens"] == str(length) and row["duration_seconds"] > 0
-    phases = {snapshot["phase"] for snapshot in envelope["memory_snapshots"]}
-    assert {"before_load", "after_load", "peak", "end", "mlx_peak"} <= phases
+    snapshots = {snapshot["phase"]: snapshot for snapshot in envelope["memory_snapshots"]}
+    assert list(snapshots) == ["start", "model_loaded", "end", "peak"]  # the pytest process: no server ran
+    assert snapshots["peak"]["rss_gb"] >= max(snapshots[phase]["rss_gb"] for phase in ("start", "model_loaded", "end"))
+    rows_peak_mb = max(row["peak_rss_mb"] for row in rows.values() if "peak_rss_mb" in row)
+    assert rows_peak_mb <= snapshots["peak"]["rss_gb"] * 1024 + 0.1  # rss_gb holds 4 decimals: 0.1 MiB
+    assert any(error.startswith("memory: MLX allocator peak") for error in envelope["errors"])
 
 
 def test_throughput_clips_prompts_to_the_model_context(pytester, tmp_path, model_copy):
@@ -80,8 +84,12 @@ def test_ttft_through_a_managed_server(pytester, tmp_path, model_copy):
     assert all(sample["completion_tokens"] == 12 or sample["completion_tokens"] < 12 for sample in samples)
     [log] = (out / "logs").glob("*-mlx_lm-server.log")
     assert "POST /v1/chat/completions" in log.read_text()
-    phases = {snapshot["phase"] for snapshot in envelope["memory_snapshots"]}
-    assert {"server_ready", "server_end"} <= phases
+    snapshots = {snapshot["phase"]: snapshot for snapshot in envelope["memory_snapshots"]}
+    assert list(snapshots) == ["start", "ready", "stopping", "end", "peak", "server_ready", "server_stopping",
+                               "server_peak"]
+    # the server holds the model: its own RSS is measured, not the pytest process's
+    assert snapshots["server_peak"]["rss_gb"] >= snapshots["server_ready"]["rss_gb"] > 0
+    assert any(error.startswith("memory: phases prefixed server_") for error in envelope["errors"])
 
 
 def test_ttft_against_a_running_server_never_writes_the_api_key(pytester, tmp_path, running_server, monkeypatch):

@@ -51,7 +51,7 @@ def test_one_valid_envelope_per_suite_with_the_recorded_rows(pytester):
     assert speed["model"] == "mlxbench/tiny-llama"
     assert {"os", "chip", "memory_gb", "python_version", "mlx_version", "mlx_lm_version", "kernel"} <= set(speed["system"])
     phases = [snapshot["phase"] for snapshot in speed["memory_snapshots"]]
-    assert phases[0] == "session_start" and {"end", "peak"} <= set(phases)
+    assert phases == ["start", "end", "peak"]  # of the pytest process, over this suite's tests only
     result.stdout.fnmatch_lines(["*mlxbench*", "throughput: 1 rows*decode_128 812.5 tok/s*", "*envelope: *throughput*.json"])
 
 
@@ -107,7 +107,7 @@ def test_a_wrong_answer_is_a_measurement_not_a_failure(pytester):
     result.assert_outcomes(passed=1, xfailed=1)
     result.stdout.fnmatch_lines(["*XFAIL*test_case[[]False[]]*wrong_value: asked for 5, got 6*"])
     envelope = read_envelopes(out_dir(pytester))["tool-calling"]
-    assert envelope["errors"] == [e for e in envelope["errors"] if e.startswith("git_sha")]
+    assert envelope["errors"] == [e for e in envelope["errors"] if e.startswith(("git_sha", "memory:"))]
 
 
 def test_bench_summarize_turns_samples_into_rows_and_the_sample_log_is_written(pytester):
@@ -133,22 +133,44 @@ def test_bench_summarize_turns_samples_into_rows_and_the_sample_log_is_written(p
     result.stdout.fnmatch_lines(["*samples: *code-accuracy*.samples.jsonl"])
 
 
-def test_a_broken_summarizer_is_reported_and_fails_nothing_else(pytester):
-    pytester.makepyfile(test_cases="""
-        import pytest_mlxbench
-        pytestmark = pytest_mlxbench.suite("code-accuracy")
+BROKEN_SUMMARY = """
+import pytest_mlxbench
+pytestmark = pytest_mlxbench.suite("code-accuracy")
 
-        def bench_summarize(samples):
-            return [{"name": "x", "metric": "m", "value": 1 / 0, "unit": "u"}]
+def bench_summarize(samples):
+    return {rows}
 
-        def test_case(record_sample, record_metric):
-            record_sample({"case": 1})
-            record_metric("latency", "latency", 1.5, "seconds")
-    """)
-    pytester.runpytest()
+def test_case(record_sample, record_metric):
+    record_sample({{"case": 1}})
+    record_metric("latency", "latency", 1.5, "seconds")
+"""
+
+
+@pytest.mark.parametrize("rows, why", [
+    ('[{"name": "x", "metric": "m", "value": 1 / 0, "unit": "u"}]', "ZeroDivisionError"),
+    ('[{"name": "x", "metric": "m", "value": True, "unit": "u"}]', "not a bool"),
+    ('[{"name": "x", "metric": "m", "value": float("nan"), "unit": "u"}]', "not a finite number"),
+    ('[{"name": "x", "value": 1.0, "unit": "u"}]', "'metric' is a required property"),
+    ('["x"]', "a row must be a dict"),
+], ids=["raises", "bool", "nan", "missing-key", "not-a-dict"])
+def test_a_broken_summary_fails_the_run_and_the_envelope_keeps_the_error(pytester, rows, why):
+    pytester.makepyfile(test_cases=BROKEN_SUMMARY.format(rows=rows))
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
     envelope = read_envelopes(out_dir(pytester))["code-accuracy"]
-    assert [row["name"] for row in envelope["results"]] == ["latency"]
-    assert any("bench_summarize failed" in error and "ZeroDivisionError" in error for error in envelope["errors"])
+    assert [row["name"] for row in envelope["results"]] == ["latency"] and not envelope.get("skipped")
+    assert any("bench_summarize failed (harness error)" in error and why in error for error in envelope["errors"])
+
+
+def test_summary_rows_are_normalised_like_recorded_rows(pytester):
+    pytester.makepyfile(test_cases=BROKEN_SUMMARY.format(
+        rows='[{"name": "x", "metric": "m", "value": __import__("numpy").float32(0.5), "unit": "u", '
+             '"tags": {"n": 3}}]'))
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.OK
+    row = rows_by_name(read_envelopes(out_dir(pytester))["code-accuracy"])["x"]
+    assert row["value"] == 0.5 and type(row["value"]) is float and row["tags"] == {"n": "3"}
 
 
 def test_an_invalid_envelope_fails_the_session_listing_every_error_and_is_kept(pytester):

@@ -1,0 +1,176 @@
+"""What travels from a test to the session, as plain data in the report's ``user_properties``.
+
+The process that runs a test (the only process, or a pytest-xdist worker) never writes files: it
+tags each suite item at collection (``suite_tag``: the suite, its file, where its summary function
+lives, which backends it uses), and at each suite item's teardown attaches what this process knows
+that the envelopes need (``ProcessContext.take``: the models in use, notes, and the memory window
+of that item). Reports carry all of it to the controller, where ``BenchSession`` gathers it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .system import RssSampler, memory_snapshot, mlx_peak_memory_gb
+
+RESULT, SAMPLE, NOTE, GEN_KWARGS, SUITE, CONTEXT = (
+    "mlxbench_result", "mlxbench_sample", "mlxbench_note", "mlxbench_gen_kwargs", "mlxbench_suite",
+    "mlxbench_context",
+)
+IN_PROCESS, SERVER = "in_process", "server"
+BACKEND_FIXTURES = {"mlx_model": IN_PROCESS, "mlx_endpoint": SERVER}
+SAMPLE_INTERVAL_S = 0.02
+
+
+def suite_tag(item: pytest.Item, suite: str) -> dict:
+    """The plain-data description of a suite item, from the process that collected it."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return {
+        "suite": suite,
+        "file": str(item.path),
+        "module": module_id(item.nodeid),
+        "summarizer": summarizer_ref(getattr(item, "module", None)),
+        "backends": sorted(backend for name, backend in BACKEND_FIXTURES.items() if name in fixtures),
+    }
+
+
+def summarizer_ref(module) -> dict | None:
+    """Where the suite module's ``bench_summarize`` lives, so a controller that never collected
+    the module (pytest-xdist) can import it: a module name, or the file that defines it."""
+    summarize = getattr(module, "bench_summarize", None)
+    if not callable(summarize):
+        return None
+    defined_in = inspect.getmodule(summarize)
+    return {"module": summarize.__module__, "qualname": summarize.__qualname__,
+            "file": str(Path(inspect.getfile(defined_in or summarize)).resolve())}
+
+
+def module_id(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def tagged_suite(properties) -> dict | None:
+    return next((value for key, value in properties if key == SUITE), None)
+
+
+def dict_items(properties) -> list[tuple]:
+    return [tuple(prop) for prop in properties if isinstance(prop, (tuple, list)) and len(prop) == 2]
+
+
+@dataclass
+class ModelRecord:
+    """What the envelope says about a model in use (see ``backends.models.ModelInfo``)."""
+
+    name: str
+    revision: str | None = None
+    quantization: str | None = None
+
+
+@dataclass
+class ProcessContext:
+    """This process's contribution to the envelopes: models in use, notes, the managed server,
+    and memory measured around each suite item (this process and the server, sampled)."""
+
+    models: dict[str, ModelRecord] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    server_pid: int | None = None
+    model_path: Path | None = None
+    _sent_notes: int = 0
+    _window: dict | None = None
+    _samplers: dict[str, RssSampler] = field(default_factory=dict)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def set_model(self, backend: str, info) -> None:
+        self.models[backend] = ModelRecord(info.name, info.revision, info.quantization)
+
+    def item_started(self, suite: str) -> None:
+        self._stop_samplers()
+        self._window = {"suite": suite, "t0": time.time(), "start": self._snapshots("start"), "phases": []}
+        self._samplers = {"pytest": RssSampler(SAMPLE_INTERVAL_S).__enter__()}
+        self._sample_server()
+
+    def server_started(self, pid: int) -> None:
+        """The managed server is up: from now on its memory is measured too."""
+        self.server_pid = pid
+        self._sample_server()
+        self.phase("ready")
+
+    def server_stopping(self) -> None:
+        self.phase("stopping")
+        sampler = self._samplers.pop("server", None)
+        if sampler is not None:
+            sampler.__exit__(None, None, None)
+            if self._window is not None:
+                self._window.setdefault("server_peak_mb", sampler.peak_mb)
+        self.server_pid = None
+
+    def _sample_server(self) -> None:
+        server = self._server_process()
+        if server is not None and self._window is not None and "server" not in self._samplers:
+            self._samplers["server"] = RssSampler(SAMPLE_INTERVAL_S, server).__enter__()
+
+    def phase(self, name: str) -> None:
+        """A memory snapshot of this process (and the server) at a named point of the current item,
+        e.g. ``model_loaded``; outside a suite item it is not kept."""
+        if self._window is not None:
+            self._window["phases"].append(self._snapshots(name))
+
+    def take(self) -> dict:
+        """What to attach to the item's teardown report: everything new since the last take."""
+        window, self._window = self._window or {}, None
+        if window:
+            window["peak_mb"] = self._stop_samplers()
+            if "server_peak_mb" in window:  # the server stopped during this item
+                window["peak_mb"]["server"] = round(window.pop("server_peak_mb"), 1)
+            window["end"] = self._snapshots("end")
+            window["t1"] = time.time()
+            window["mlx_peak_gb"] = mlx_peak_memory_gb()
+        notes, self._sent_notes = self.notes[self._sent_notes:], len(self.notes)
+        return {"models": {backend: asdict(model) for backend, model in self.models.items()},
+                "notes": notes, "memory": window}
+
+    def _stop_samplers(self) -> dict[str, float]:
+        peaks = {}
+        for process, sampler in self._samplers.items():
+            sampler.__exit__(None, None, None)
+            peaks[process] = round(sampler.peak_mb, 1)
+        self._samplers = {}
+        return peaks
+
+    def _server_process(self):
+        import psutil
+
+        try:
+            return psutil.Process(self.server_pid) if self.server_pid is not None else None
+        except psutil.Error:
+            return None
+
+    def _snapshots(self, phase: str) -> dict:
+        snapshots = {"pytest": memory_snapshot(phase)}
+        server = self._server_process()
+        if server is not None:
+            import psutil
+
+            try:
+                snapshots["server"] = memory_snapshot(phase, server)
+            except psutil.Error:  # the server may exit between the two calls
+                pass
+        return snapshots
+
+
+CONTEXT_KEY = pytest.StashKey[ProcessContext]()
+
+
+def process_context(config: pytest.Config) -> ProcessContext:
+    """This process's context (created on first use)."""
+    if CONTEXT_KEY not in config.stash:
+        config.stash[CONTEXT_KEY] = ProcessContext()
+    return config.stash[CONTEXT_KEY]
