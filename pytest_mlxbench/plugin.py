@@ -52,6 +52,10 @@ def _is_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput")
 
 
+def _runs_xdist_workers(config: pytest.Config) -> bool:
+    return getattr(config.option, "dist", "no") != "no" and bool(getattr(config.option, "numprocesses", None))
+
+
 def _keep_timing_suites_on_one_worker(config: pytest.Config) -> None:
     """Under pytest-xdist, schedule by xdist_group (``loadgroup``), so the timing suites, which carry
     one group, run on one worker; ungrouped tests are spread as with ``load``. Workers learn it
@@ -161,13 +165,21 @@ class BenchHooks:
             self.config.hook.pytest_deselected(items=deselected)
             items[:] = kept
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Under pytest-xdist the controller collects nothing: it checks the model and servers up
+        front for every suite, so bad input is one line here, not an error per test on the workers."""
+        if _is_controller(self.config) and _runs_xdist_workers(self.config) and not self.config.option.collectonly:
+            self._check_model_and_servers(MODEL_FIXTURES)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Bad model or server input fails here, once, with one line, before any test runs."""
         if self.config.option.collectonly or not _is_controller(self.config):
             return
         needed = set().union(*(getattr(item, "fixturenames", ()) for item in session.items)) & MODEL_FIXTURES
-        if not needed:
-            return
+        if needed:
+            self._check_model_and_servers(needed)
+
+    def _check_model_and_servers(self, needed: set[str] | frozenset[str]) -> None:
         from .backends.endpoint import check_reachable
         from .fixtures import resolve_model_path
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.agent_training import FRAMEWORKS_TRAINED, SEED, order_status_examples
+from support.contract import skip_or_fail_in_ci
 from support.overfit import train_tiny_model
 
 from pytest_mlxbench.backends.endpoint import Endpoint
@@ -147,7 +148,7 @@ def test_smolagents_dispatches_tool_calls_to_our_logged_tools(tmp_path):
     # The overfit model never calls a tool inside smolagents' own long prompt, so check the
     # wiring through smolagents' real dispatch instead.
     if not adapter_by_name("smolagents").available()[0]:
-        pytest.skip(adapter_by_name("smolagents").available()[1])
+        skip_or_fail_in_ci(adapter_by_name("smolagents").available()[1])
     from pytest_mlxbench.suites.framework_eval.frameworks.smolagents_driver import (
         build_agent,
     )
@@ -232,7 +233,7 @@ def test_baseline_stops_at_the_step_limit(endpoint, fixture_data, order_task):
 def test_framework_runs_the_trained_task_to_a_verdict(adapter, endpoint, fixture_data, order_task):
     usable, reason = adapter.available()
     if not usable:
-        pytest.skip(reason)
+        skip_or_fail_in_ci(reason)
     transcript = adapter.run(order_task, endpoint, fixture_data)
     verdict = score(order_task, transcript)
     assert verdict.score in (0.0, 1.0)
@@ -254,7 +255,7 @@ def test_framework_runs_the_trained_task_to_a_verdict(adapter, endpoint, fixture
 def test_framework_stops_at_the_step_limit(adapter, endpoint, fixture_data, order_task):
     usable, reason = adapter.available()
     if not usable:
-        pytest.skip(reason)
+        skip_or_fail_in_ci(reason)
     transcript = adapter.run(order_task, endpoint, fixture_data, max_steps=1)
     assert transcript.hit_step_limit, transcript
     assert transcript.error is None
@@ -271,7 +272,7 @@ def _run(runner, task, endpoint, fixture):
     adapter = adapter_by_name(runner)
     usable, reason = adapter.available()
     if not usable:
-        pytest.skip(reason)
+        skip_or_fail_in_ci(reason)
     return adapter.run(task, endpoint, fixture)
 
 

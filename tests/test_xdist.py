@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from support.contract import ROOT, read_envelopes, rows_by_name
+from support.contract import ROOT, read_envelopes, require_extra, rows_by_name
 
-pytest.importorskip("xdist", reason="needs pytest-xdist: pip install -e '.[dev]'")
+require_extra("xdist", "pip install -e '.[dev]'")
 
 ACCURACY_SUITE = """
 import pytest, pytest_mlxbench

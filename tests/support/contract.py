@@ -65,3 +65,22 @@ def read_envelopes(out_dir: Path) -> dict[str, dict]:
 
 def rows_by_name(envelope: dict) -> dict[str, dict]:
     return {row["name"]: row for row in envelope["results"]}
+
+
+def require_extra(module: str, install: str):
+    """Import an optional package a test needs; skip with the install command where it is missing,
+    but fail under CI=true, where every extra is installed."""
+    try:
+        return __import__(module)
+    except ImportError:
+        message = f"{module} is not installed: {install}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI installs every extra)", pytrace=False)
+        pytest.skip(message)
+
+
+def skip_or_fail_in_ci(reason: str) -> None:
+    """Skip where an optional part is missing; under CI=true, where it must be there, fail."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI installs every extra)", pytrace=False)
+    pytest.skip(reason)
