@@ -249,6 +249,8 @@ class BenchHooks:
         if not self.bench.written and not (self.gate and self.gate.outcomes):
             return
         terminalreporter.section("mlxbench")
+        if self.bench.settings.tiny_model_note:
+            terminalreporter.line(f"note: {self.bench.settings.tiny_model_note}", yellow=True)
         for line, markup in summary_lines(self.bench.written):
             terminalreporter.line(line, **markup)
         if self.gate and self.gate.outcomes:

@@ -71,7 +71,7 @@ class BenchSession:
         self.stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
         self.suites: dict[str, SuiteRecord] = {}
         self.models: dict[str, dict] = {}  # backend -> records.ModelRecord as a dict
-        self.session_notes: list[str] = list(settings.ci.notes)
+        self.session_notes: list[str] = [*settings.ci.notes, *filter(None, [settings.tiny_model_note])]
         self.built: list[BuiltSuite] | None = None
         self.written: list[BuiltSuite] = []
 

@@ -42,6 +42,7 @@ class Option:
     minimum: float | None = None
     parse: Parser | None = None
     attribute: str | None = None  # the Settings attribute (default: the ini key)
+    tiny_default: str | None = None  # the default on the built-in tiny model (a set-up check)
 
     @property
     def name(self) -> str:
@@ -66,8 +67,10 @@ CORE_OPTIONS = (
     Option("--bench-out", "DIR", "directory for envelopes, sample logs and server logs", "bench-results", kind="path"),
     Option("--bench-trigger", "TRIGGER", "what triggered the run: " + ", ".join(TRIGGERS)
            + " (default: from the CI environment)"),
-    Option("--bench-limit", "N", "run at most N cases per suite", kind="int", minimum=1),
-    Option("--max-tokens", "N", "maximum tokens generated per request", "512", kind="int", minimum=1),
+    Option("--bench-limit", "N", "run at most N cases per suite (on the built-in tiny model: 8)", kind="int",
+           minimum=1, tiny_default="8"),
+    Option("--max-tokens", "N", "maximum tokens generated per request (on the built-in tiny model: 32)", "512",
+           kind="int", minimum=1, tiny_default="32"),
     Option("--temperature", "T", "sampling temperature", "0.0", kind="number", minimum=0.0),
     Option("--seed", "N", "random seed for generation", "0", kind="int", minimum=0),
     Option("--bench-thresholds", "FILE", "TOML file of threshold rules (default: [tool.mlxbench] in pyproject.toml)",
@@ -77,6 +80,9 @@ CORE_OPTIONS = (
     Option("--bench-report", "DIR", "write an HTML report with plots to this directory", kind="path"),
 )
 SUITES_PACKAGE = "pytest_mlxbench.suites"
+TINY_MODEL_NOTE = ("the built-in tiny model (random weights) checks the set-up, its numbers mean nothing; so that "
+                   "the check takes about a minute, options not given use short settings: {}. Give --mlx-model "
+                   "for real numbers with the full settings")
 
 
 @cache
@@ -121,6 +127,7 @@ class Settings:
     baseline: Path | None
     report_dir: Path | None
     suite_values: Mapping[str, Any] = field(default_factory=dict)
+    tiny_settings: tuple[str, ...] = ()  # the short settings used on the built-in tiny model
 
     def __repr__(self) -> str:  # keep the API key out of every repr and traceback
         return f"Settings(model={self.model!r}, base_urls={self.base_urls!r}, out_dir={str(self.out_dir)!r})"
@@ -138,6 +145,8 @@ class Settings:
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         raw = _RawOptions(config)
+        by_flag = {option.flag: option for option in CORE_OPTIONS}
+        raw.tiny = raw.read(by_flag["--mlx-model"]) is None and raw.read(by_flag["--mlx-base-url"]) is None
         value = {option.ini_name: raw.read(option) for option in CORE_OPTIONS}
         suite_values = {option.name: raw.read(option) for option in all_options()[len(CORE_OPTIONS):]}
         settings = cls(
@@ -154,11 +163,16 @@ class Settings:
             baseline=value["bench_baseline"],
             report_dir=value["bench_report"],
             suite_values=MappingProxyType(suite_values),
+            tiny_settings=tuple(raw.tiny_used),
         )
         for module in suite_option_modules():
             for check in getattr(module, "CHECKS", ()):
                 check(settings)
         return settings
+
+    @property
+    def tiny_model_note(self) -> str | None:
+        return TINY_MODEL_NOTE.format(", ".join(self.tiny_settings)) if self.tiny_settings else None
 
     def gen_kwargs(self) -> dict:
         """Generation parameters in the envelope's ``gen_kwargs`` vocabulary."""
@@ -170,6 +184,8 @@ class _RawOptions:
 
     def __init__(self, config: pytest.Config):
         self._config = config
+        self.tiny = False  # the run uses the built-in tiny model: options not given take tiny_default
+        self.tiny_used: list[str] = []
 
     def read(self, option: Option) -> Any:
         text, origin = self._lookup(option)
@@ -187,6 +203,10 @@ class _RawOptions:
         value = self._config.getini(option.ini_name)
         if value not in (None, "", []):
             return str(value), self._config.rootpath
+        if self.tiny and option.tiny_default is not None:
+            if option.flag not in {used.split(" ")[0] for used in self.tiny_used}:
+                self.tiny_used.append(f"{option.flag} {option.tiny_default}")
+            return option.tiny_default, Path.cwd()
         return option.default, Path.cwd()
 
 

@@ -105,6 +105,7 @@ def assert_secret_never_written(result, out: Path):
 # --- the real suite on a trained model ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_runner_reaches_a_verdict_and_the_baseline_solves_the_trained_task(pytester, agent_server,
                                                                                   fixture_data):
     result, out = run_suite(pytester, agent_server.base_url)
@@ -148,6 +149,7 @@ def test_every_runner_reaches_a_verdict_and_the_baseline_solves_the_trained_task
     assert_secret_never_written(result, out)
 
 
+@pytest.mark.slow
 def test_a_missing_framework_is_skipped_and_a_crashing_one_is_a_framework_error(pytester, agent_server,
                                                                                tmp_path, monkeypatch):
     doubles = tmp_path / "framework-doubles"
@@ -175,6 +177,7 @@ def test_a_missing_framework_is_skipped_and_a_crashing_one_is_a_framework_error(
     assert "FakeCrashingFramework" in samples["openai-agents-order-status"]["transcript"]["error"]
 
 
+@pytest.mark.slow
 def test_a_server_that_does_not_answer_is_a_harness_failure_not_a_score(pytester, agent_server):
     wrong_path = agent_server.base_url.removesuffix("/v1") + "/no-such-api"  # the real server answers 404
     result, out = run_suite(pytester, wrong_path, "-k", "order-status and (baseline or langgraph)")

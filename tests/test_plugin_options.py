@@ -1,8 +1,9 @@
 """Options, ini keys, suite markers, the collection check, --bench-limit, and bad input."""
 
+import json
+
 import pytest
 
-import pytest_mlxbench
 from pytest_mlxbench.envelope import suite_names
 
 SUITE_FILE = """
@@ -102,11 +103,6 @@ def test_ordinary_test_files_are_left_alone(pytester):
     assert not (pytester.path / "bench-results").exists()
 
 
-def test_unknown_suite_name_is_refused_at_import():
-    with pytest.raises(ValueError, match="unknown suite 'speed'"):
-        pytest_mlxbench.suite("speed")
-
-
 def test_bench_limit_caps_cases_per_suite(pytester):
     pytester.makepyfile(test_a=SUITE_FILE.format(suite="tool-calling", cases=5),
                         test_b=SUITE_FILE.format(suite="code-accuracy", cases=4))
@@ -130,10 +126,26 @@ def test_ini_keys_set_every_option_and_the_command_line_wins(pytester):
     result.stdout.fnmatch_lines(["*SETTINGS 7 64 0.5 3 (16, 32) from-ini schedule"])
 
 
-def test_defaults(pytester):
+def test_defaults(pytester, tiny_model_dir):
     pytester.makepyfile(test_show=SHOW_SETTINGS)
-    result = pytester.runpytest("-s")
+    result = pytester.runpytest("-s", "--mlx-model", str(tiny_model_dir))
     result.stdout.fnmatch_lines(["*SETTINGS None 512 0.0 0 (128, 512, 2048) bench-results local"])
+
+
+def test_the_builtin_tiny_model_gets_short_settings_and_says_so(pytester):
+    pytester.makepyfile(test_show=SHOW_SETTINGS + """
+import pytest_mlxbench
+pytestmark = pytest_mlxbench.suite("ttft")
+
+def test_records(record_metric):
+    record_metric("x", "latency", 1.0, "seconds")
+""")
+    result = pytester.runpytest("-s", "--bench-limit", "3")
+    result.stdout.fnmatch_lines(["*SETTINGS 3 32 0.0 0 (128, 512) bench-results local",
+                                 "*note: the built-in tiny model (random weights) checks the set-up*"
+                                 "--max-tokens 32, --bench-prompt-lengths 128,512, --bench-gen-tokens 32*"])
+    [envelope] = [json.loads(path.read_text()) for path in (pytester.path / "bench-results").glob("*.json")]
+    assert any("--max-tokens 32" in error and "--bench-limit" not in error for error in envelope["errors"])
 
 
 @pytest.mark.parametrize(("args", "fragments"), [

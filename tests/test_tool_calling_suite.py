@@ -89,6 +89,7 @@ def assert_no_traceback(result):
 # --- a model whose answers we know -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_each_case_gets_its_verdict_and_the_rows_count_them(pytester, trained_model_dir):
     result, out = run_suite(pytester, "--mlx-model", str(trained_model_dir), "-k", " or ".join(TRAINED_REPLIES))
 
@@ -131,6 +132,7 @@ def test_each_case_gets_its_verdict_and_the_rows_count_them(pytester, trained_mo
 # --- BFCL categories on the built-in tiny model --------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_bfcl_category_runs_end_to_end_on_a_managed_server(pytester):
     result, out = run_suite(pytester, *bfcl_args("BFCL_v4_simple_python.json"), "--bench-limit", "5",
                             "--max-tokens", "16")
@@ -148,6 +150,7 @@ def test_a_bfcl_category_runs_end_to_end_on_a_managed_server(pytester):
     assert set(samples_by_id(out)) == {f"simple_python_{index}" for index in range(5)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question_file", BFCL_CATEGORIES)
 def test_every_bfcl_category_runs_against_a_running_server(pytester, running_server, question_file):
     result, out = run_suite(pytester, *bfcl_args(question_file), "--mlx-base-url", running_server.base_url,

@@ -54,7 +54,9 @@ def comparable(envelope: dict) -> dict:
 
 
 def run(pytester, out: Path, *args: str):
-    return pytester.runpytest_subprocess("--bench-out", str(out), "-p", "no:cacheprovider", *args)
+    # "--bench-limit 100": no cap (without --mlx-model the tiny model's short settings cap suites at 8 cases)
+    return pytester.runpytest_subprocess("--bench-out", str(out), "-p", "no:cacheprovider", "--bench-limit", "100",
+                                         *args)
 
 
 def test_xdist_writes_the_same_envelopes_as_a_serial_run(pytester, tmp_path):
@@ -97,7 +99,7 @@ def test_timing_suites_run_on_one_worker(pytester, tmp_path):
 # --- real suites, real servers -------------------------------------------------------------------
 
 SUITES = str(ROOT / "bench_suites")
-SMALL = ("--bench-limit", "5", "--max-tokens", "24")
+SMALL = ("--bench-limit", "5", "--max-tokens", "24")  # the later --bench-limit wins
 
 
 def accuracy_rows(envelope: dict) -> dict:
