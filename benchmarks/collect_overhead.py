@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("openai", "mlx", "mlx_lm", "sympy", "math_verify", "langgraph", "smolagents", "agents", "pydantic_ai")
+HEAVY = ("openai", "mlx", "mlx_lm", "sympy", "math_verify", "langgraph", "smolagents", "agents", "pydantic_ai",
+         "jsonschema")  # jsonschema: its format checkers compile grammars at import
 
 
 def cpu_seconds(args: list[str], cwd: Path) -> float:

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from pytest_mlxbench.suites.framework_eval.fixture_data import (
     BALANCES_FILE,
     CUSTOMERS_FILE,
@@ -143,6 +141,8 @@ class Toolset:
         return self.call(name, arguments)
 
     def _execute(self, name: str, arguments: Any) -> dict[str, Any]:
+        import jsonschema  # here, not at import: collecting the suite must stay light
+
         spec = next((spec for spec in self.specs if spec.name == name), None)
         if spec is None:
             return {"error": f"unknown tool {_echo(name)}; available: {', '.join(s.name for s in self.specs)}"}
