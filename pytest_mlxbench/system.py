@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import resource
 import subprocess
 import sys
 import threading
@@ -101,13 +100,6 @@ def memory_snapshot(phase: str, process: psutil.Process | None = None) -> dict:
     if wired is not None:
         snapshot["wired_gb"] = round(wired / GB, 3)
     return snapshot
-
-
-def peak_rss_gb() -> float:
-    """The process's RSS high-water mark. ru_maxrss is KiB on Linux but bytes on macOS."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    scale = 1 if sys.platform == "darwin" else 1024
-    return round(peak * scale / GB, 4)
 
 
 def mlx_peak_memory_gb() -> float | None:

@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 from openai.types.chat import ChatCompletionMessage, ChatCompletionToolParam
 from pydantic import TypeAdapter
+from support.bfcl_answers import first_answer_calls
 from support.contract import shared_dataset
 
 from pytest_mlxbench.errors import BenchInputError
@@ -16,7 +17,6 @@ from pytest_mlxbench.suites.tool_calling.bfcl import (
     PYTHON_LANGUAGE_HINT,
     ToolCallParseError,
     category_of,
-    first_answer_calls,
     load_cases,
     openai_tool_names,
     parse_tool_calls,

@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
+from support.bfcl_answers import first_answer_calls
 from support.contract import read_envelopes, rows_by_name, shared_dataset
 from support.overfit import Example, train_tiny_model
 
 from pytest_mlxbench.suites.tool_calling.bfcl import (
-    first_answer_calls,
     load_cases,
     openai_tool_names,
     to_openai_tools,

@@ -205,7 +205,7 @@ def _validated_functions(functions: Any, where: str) -> list[dict]:
 
 
 def _check_param_type(schema: Any, what: str) -> None:
-    if not isinstance(schema, dict) or ("type" in schema and _json_type(schema) is None):
+    if not isinstance(schema, dict) or ("type" in schema and json_type(schema) is None):
         raise BenchInputError(
             f"{what} has an unsupported type; use one of {', '.join(BFCL_TO_JSON_SCHEMA_TYPE)}."
         )
@@ -293,7 +293,7 @@ def _converted_property(schema: dict) -> dict:
     if bfcl_type == "float":
         schema["format"] = "float"
         schema["description"] = schema.get("description", "") + FLOAT_HINT
-    schema["type"] = _json_type(schema) or "string"
+    schema["type"] = json_type(schema) or "string"
     _convert_children(schema)
     return schema
 
@@ -301,7 +301,7 @@ def _converted_property(schema: dict) -> dict:
 def _converted_items(schema: dict) -> dict:
     # BFCL maps an items' type without the float annotation that properties get.
     if "type" in schema:
-        schema["type"] = _json_type(schema) or "string"
+        schema["type"] = json_type(schema) or "string"
     _convert_children(schema)
     return schema
 
@@ -377,56 +377,7 @@ def _call_in_block(block: str) -> tuple[str, Any]:
     return decoded["name"], decoded.get("arguments", {})
 
 
-def first_answer_calls(case: ToolCase) -> list[dict]:
-    """The reply that picks the first allowed value of every parameter, in the answer's order.
-
-    Parameters whose only allowed value is "" (optional) or that the function does not declare (a few
-    BFCL answers list those, always as optional) are left out. Dict answers are {key: [allowed values]}
-    one level deep, as BFCL compares them, so their first values are picked too. Used to prove data
-    and checker agree; also a reference reply.
-    """
-    if case.possible_answer is None:
-        return []
-    docs = {function["name"]: function for function in case.functions}
-    return [
-        {name: _first_arguments(params, docs[name]["parameters"]["properties"])}
-        for call in case.possible_answer
-        for name, params in call.items()
-    ]
-
-
-def _first_arguments(params: Mapping[str, list], declared: Mapping[str, Mapping]) -> dict:
-    chosen = {}
-    for param, allowed in params.items():
-        value = _first_allowed(allowed)
-        if param in declared and value is not _NOTHING:
-            chosen[param] = _first_nested(value, declared[param])
-    return chosen
-
-
-def _first_nested(value: Any, schema: Mapping) -> Any:
-    if _json_type(schema) == "object" and isinstance(value, dict):
-        return _first_of_each_key(value)
-    items = schema.get("items")
-    if (_json_type(schema) == "array" and isinstance(items, Mapping) and _json_type(items) == "object"
-            and isinstance(value, list)):
-        return [_first_of_each_key(item) if isinstance(item, dict) else item for item in value]
-    return value
-
-
-def _json_type(schema: Mapping) -> str | None:
+def json_type(schema: Mapping) -> str | None:
     """The JSON-schema type of a BFCL schema; None when missing or not a type BFCL knows."""
     bfcl_type = schema.get("type")
     return BFCL_TO_JSON_SCHEMA_TYPE.get(bfcl_type) if isinstance(bfcl_type, str) else None
-
-
-def _first_of_each_key(answer: Mapping[str, list]) -> dict:
-    picked = {key: _first_allowed(allowed) for key, allowed in answer.items()}
-    return {key: value for key, value in picked.items() if value is not _NOTHING}
-
-
-_NOTHING = object()
-
-
-def _first_allowed(allowed: list) -> Any:
-    return next((value for value in allowed if value != ""), _NOTHING)
