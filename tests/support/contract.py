@@ -15,7 +15,7 @@ import pytest
 from jsonschema import Draft7Validator
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("MLXBENCH_SHARED_DIR") or ROOT.parent / "shared")  # CI points a wheel test here
+SHARED = Path(os.environ.get("MLXBENCH_SHARED_DIR") or ROOT.parent / "shared").resolve()  # CI points a wheel test here
 CONTRACT = SHARED / "schema" / "envelope-v1.json"
 PROJECT_SCHEMA = ROOT / "schema" / "v1.json"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
