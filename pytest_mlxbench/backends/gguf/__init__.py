@@ -1,0 +1,8 @@
+"""GGUF files as models: read the header, convert once into a cached mlx-lm directory.
+
+`reader` parses the header, `quants` repacks or dequantizes tensors, `tokenizer` builds
+the tokenizer files, `convert` writes the mlx-lm directory and `cache` keeps it.
+Nothing here imports mlx at import time.
+"""
+
+GGUF_SUFFIX = ".gguf"
