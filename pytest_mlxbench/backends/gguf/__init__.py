@@ -6,3 +6,5 @@ Nothing here imports mlx at import time.
 """
 
 GGUF_SUFFIX = ".gguf"
+# config.json key of a converted model: source file, its hash, quantization label, notes
+GGUF_CONFIG_KEY = "mlxbench_gguf"

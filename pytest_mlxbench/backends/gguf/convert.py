@@ -17,9 +17,10 @@ from collections import Counter
 from pathlib import Path
 
 from ...errors import BenchInputError
+from . import GGUF_CONFIG_KEY
 from .quants import GROUP_SIZE, NATIVE_BITS, SUPPORTED_TYPES, dequantize, repack_native
 from .reader import GGUFFile, TensorInfo
-from .tokenizer import eos_token_ids, tokenizer_files
+from .tokenizer import check_tokenizer, eos_token_ids, tokenizer_files
 
 # GGUF architecture -> mlx-lm model type and the Hugging Face class it mirrors
 ARCHITECTURES = {"llama": ("llama", "LlamaForCausalLM"), "qwen2": ("qwen2", "Qwen2ForCausalLM")}
@@ -41,7 +42,6 @@ FILE_TYPES = {
     26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16",
 }
 WEIGHTS_FILE = "model.safetensors"
-GGUF_CONFIG_KEY = "mlxbench_gguf"
 
 
 def check_convertible(gguf: GGUFFile) -> None:
@@ -59,6 +59,7 @@ def check_convertible(gguf: GGUFFile) -> None:
                 f"(supported: {', '.join(SUPPORTED_TYPES)}): use a Q4_0, Q4_1, Q8_0, Q4_K_M, Q5_K_M, Q6_K or F16 file"
             )
         _mlx_name(gguf, info.name)
+    check_tokenizer(gguf)
     rope_dims, head_dim = gguf.arch_value("rope.dimension_count"), _head_dim(gguf)
     if rope_dims is not None and rope_dims != head_dim:
         raise BenchInputError(f"{gguf.path}: partial RoPE ({rope_dims} of {head_dim} dimensions) is not supported")

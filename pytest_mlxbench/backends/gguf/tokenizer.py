@@ -22,11 +22,9 @@ PRE_TOKENIZERS = ("gpt2", "smollm", "llama-bpe", "qwen2")
 _CONTROL, _USER_DEFINED = 3, 4
 
 
-def tokenizer_files(gguf: GGUFFile) -> dict[str, dict]:
-    """tokenizer.json and tokenizer_config.json contents for the GGUF's vocabulary."""
+def check_tokenizer(gguf: GGUFFile) -> None:
     meta = gguf.metadata
-    tokens = meta.get("tokenizer.ggml.tokens")
-    model = meta.get("tokenizer.ggml.model")
+    tokens, model = meta.get("tokenizer.ggml.tokens"), meta.get("tokenizer.ggml.model")
     if model != "gpt2" or not isinstance(tokens, list):
         kind = "no vocabulary" if not isinstance(tokens, list) else f"tokenizer model {model!r}"
         raise BenchInputError(
@@ -39,6 +37,13 @@ def tokenizer_files(gguf: GGUFFile) -> dict[str, dict]:
             f"{gguf.path}: pre-tokenizer {pre!r} is not supported (supported: {', '.join(PRE_TOKENIZERS)}): "
             "use an mlx-lm model directory for this model"
         )
+
+
+def tokenizer_files(gguf: GGUFFile) -> dict[str, dict]:
+    """tokenizer.json and tokenizer_config.json contents for the GGUF's vocabulary."""
+    check_tokenizer(gguf)
+    meta = gguf.metadata
+    tokens, pre = meta["tokenizer.ggml.tokens"], meta.get("tokenizer.ggml.pre", "gpt2")
     special = _special_tokens(meta, tokens)
     tokenizer = _build(tokens, meta.get("tokenizer.ggml.merges") or [], pre, meta.get("tokenizer.ggml.token_type"))
     if special["add_bos_token"] and special["bos_token"] is not None:
