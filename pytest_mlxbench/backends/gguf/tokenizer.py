@@ -16,7 +16,8 @@ _QWEN2_SPLIT = (
     r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-PRE_TOKENIZERS = ("gpt2", "smollm", "llama-bpe", "qwen2")
+# llama.cpp writes "gpt-2"; "gpt2" is accepted as the same
+PRE_TOKENIZERS = ("gpt-2", "gpt2", "smollm", "llama-bpe", "qwen2")
 
 # tokenizer.ggml.token_type values
 _CONTROL, _USER_DEFINED = 3, 4
@@ -111,7 +112,7 @@ def _build(tokens: list[str], merges: list[str], pre: str, token_types):
 def _pre_tokenizer(pre: str):
     from tokenizers import Regex, pre_tokenizers
 
-    if pre == "gpt2":
+    if pre in ("gpt-2", "gpt2"):
         return pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     if pre == "smollm":
         return pre_tokenizers.Sequence(

