@@ -91,3 +91,46 @@ def copy_with_metadata(source: Path, target: Path, **changes) -> Path:
     writer.write_tensors_to_file()
     writer.close()
     return target
+
+
+TINY_SPECIAL_TOKENS = ["<|im_start|>", "<|im_end|>"]
+TINY_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def tiny_llama_gguf(path: Path, arch: str = "llama", linear_type: str = "Q8_0", seed: int = 0) -> Path:
+    """A one-layer llama-family GGUF with a byte-level vocabulary (no merges), as llama.cpp lays it out."""
+    from tokenizers import pre_tokenizers
+
+    rng = np.random.default_rng(seed)
+    tokens = sorted(pre_tokenizers.ByteLevel.alphabet()) + TINY_SPECIAL_TOKENS
+    hidden, ffn = 64, 128
+
+    def matrix(rows: int, cols: int) -> np.ndarray:
+        return rng.standard_normal((rows, cols)).astype(np.float32) * 0.1
+
+    tensors = {
+        "token_embd.weight": (matrix(len(tokens), hidden), "Q8_0"),
+        "output_norm.weight": (1 + matrix(1, hidden)[0], "F32"),
+        "blk.0.attn_norm.weight": (1 + matrix(1, hidden)[0], "F32"),
+        "blk.0.ffn_norm.weight": (1 + matrix(1, hidden)[0], "F32"),
+        "blk.0.attn_q.weight": (matrix(hidden, hidden), linear_type),
+        "blk.0.attn_k.weight": (matrix(32, hidden), linear_type),
+        "blk.0.attn_v.weight": (matrix(32, hidden), linear_type),
+        "blk.0.attn_output.weight": (matrix(hidden, hidden), linear_type),
+        "blk.0.ffn_gate.weight": (matrix(ffn, hidden), linear_type),
+        "blk.0.ffn_up.weight": (matrix(ffn, hidden), linear_type),
+        "blk.0.ffn_down.weight": (matrix(hidden, ffn), linear_type),
+    }
+    metadata = {
+        f"{arch}.block_count": 1, f"{arch}.context_length": 256, f"{arch}.embedding_length": hidden,
+        f"{arch}.feed_forward_length": ffn, f"{arch}.attention.head_count": 4, f"{arch}.attention.head_count_kv": 2,
+        f"{arch}.attention.layer_norm_rms_epsilon": 1e-5, f"{arch}.rope.freq_base": 10000.0,
+        "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "gpt-2", "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.token_type": [1] * 256 + [3, 3],
+        "tokenizer.ggml.eos_token_id": len(tokens) - 1, "tokenizer.ggml.bos_token_id": len(tokens) - 2,
+        "tokenizer.chat_template": TINY_TEMPLATE,
+    }
+    return write_gguf(path, arch, tensors, metadata)
