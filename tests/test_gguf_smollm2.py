@@ -14,6 +14,7 @@ import pytest
 gguf = pytest.importorskip("gguf")
 
 from support.gguf_files import copy_with_metadata, smollm2_gguf  # noqa: E402
+from support.reference_llama import ReferenceLlama  # noqa: E402
 
 from pytest_mlxbench.backends.gguf.cache import ensure_converted  # noqa: E402
 
@@ -110,59 +111,3 @@ def test_tokenizer_gives_llama_cpps_ids(tmp_path, pre):
         assert ours.decode(expected, skip_special_tokens=False) == text
         compared += len(expected)
     assert compared > 2000
-
-
-class ReferenceLlama:
-    """A float64 llama forward pass over the GGUF file as llama.cpp reads it: weights dequantized by
-    `gguf`, Q/K rows left in llama.cpp's permuted order and rotated as adjacent pairs."""
-
-    def __init__(self, path: Path):
-        reader = gguf.GGUFReader(str(path))
-        meta = {field.name: field.contents() for field in reader.fields.values() if not field.name.startswith("GGUF.")}
-        self.layers = meta["llama.block_count"]
-        self.heads = meta["llama.attention.head_count"]
-        self.kv_heads = meta["llama.attention.head_count_kv"]
-        self.eps = meta["llama.attention.layer_norm_rms_epsilon"]
-        self.base = meta["llama.rope.freq_base"]
-        self.tensors = {
-            tensor.name: gguf.quants.dequantize(tensor.data, tensor.tensor_type).astype(np.float64)
-            for tensor in reader.tensors
-        }
-
-    def logits(self, ids: list[int]) -> np.ndarray:
-        t = self.tensors
-        x = t["token_embd.weight"][ids]
-        for layer in range(self.layers):
-            w = {name.split(".")[2]: value for name, value in t.items() if name.startswith(f"blk.{layer}.")}
-            x = x + self._attention(self._norm(x, w["attn_norm"]), w)
-            h = self._norm(x, w["ffn_norm"])
-            gate = h @ w["ffn_gate"].T
-            x = x + (gate / (1 + np.exp(-gate)) * (h @ w["ffn_up"].T)) @ w["ffn_down"].T
-        return self._norm(x, t["output_norm.weight"]) @ t.get("output.weight", t["token_embd.weight"]).T
-
-    def _norm(self, x, weight):
-        return x / np.sqrt((x * x).mean(-1, keepdims=True) + self.eps) * weight
-
-    def _attention(self, h, w):
-        count = len(h)
-        q = self._rope((h @ w["attn_q"].T).reshape(count, self.heads, -1))
-        k = self._rope((h @ w["attn_k"].T).reshape(count, self.kv_heads, -1))
-        v = (h @ w["attn_v"].T).reshape(count, self.kv_heads, -1)
-        group = self.heads // self.kv_heads
-        k, v = np.repeat(k, group, axis=1), np.repeat(v, group, axis=1)
-        scores = np.einsum("qhd,khd->hqk", q, k) / np.sqrt(q.shape[-1])
-        scores = scores + np.triu(np.full((count, count), -np.inf), 1)
-        weights = np.exp(scores - scores.max(-1, keepdims=True))
-        weights /= weights.sum(-1, keepdims=True)
-        return np.einsum("hqk,khd->qhd", weights, v).reshape(count, -1) @ w["attn_output"].T
-
-    def _rope(self, x):
-        """llama.cpp's normal RoPE: dimensions (2i, 2i+1) rotate by position * base^(-2i/d)."""
-        dims = x.shape[-1]
-        angles = np.arange(len(x))[:, None] * self.base ** (-np.arange(0, dims, 2) / dims)[None, :]
-        cos, sin = np.cos(angles)[:, None, :], np.sin(angles)[:, None, :]
-        even, odd = x[..., 0::2], x[..., 1::2]
-        out = np.empty_like(x)
-        out[..., 0::2] = even * cos - odd * sin
-        out[..., 1::2] = even * sin + odd * cos
-        return out

@@ -101,7 +101,7 @@ TINY_TEMPLATE = (
 
 
 def tiny_llama_gguf(path: Path, arch: str = "llama", linear_type: str = "Q8_0", seed: int = 0) -> Path:
-    """A one-layer llama-family GGUF with a byte-level vocabulary (no merges), as llama.cpp lays it out."""
+    """A one-layer llama-family GGUF with random weights and a byte-level vocabulary (no merges)."""
     from tokenizers import pre_tokenizers
 
     rng = np.random.default_rng(seed)
@@ -124,6 +124,8 @@ def tiny_llama_gguf(path: Path, arch: str = "llama", linear_type: str = "Q8_0", 
         "blk.0.ffn_up.weight": (matrix(ffn, hidden), linear_type),
         "blk.0.ffn_down.weight": (matrix(hidden, ffn), linear_type),
     }
+    if arch == "qwen2":  # Qwen2 has biases on Q, K and V
+        tensors.update({f"blk.0.attn_{name}.bias": (matrix(1, rows)[0], "F32") for name, rows in (("q", 64), ("k", 32), ("v", 32))})
     metadata = {
         f"{arch}.block_count": 1, f"{arch}.context_length": 256, f"{arch}.embedding_length": hidden,
         f"{arch}.feed_forward_length": ffn, f"{arch}.attention.head_count": 4, f"{arch}.attention.head_count_kv": 2,
