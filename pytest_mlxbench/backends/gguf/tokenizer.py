@@ -4,6 +4,8 @@ pre-tokenizer the file names (``tokenizer.ggml.pre``)."""
 
 from __future__ import annotations
 
+import json
+
 from ...errors import BenchInputError
 from .reader import GGUFFile
 
@@ -49,8 +51,6 @@ def tokenizer_files(gguf: GGUFFile) -> dict[str, dict]:
     tokenizer = _build(tokens, meta.get("tokenizer.ggml.merges") or [], pre, meta.get("tokenizer.ggml.token_type"))
     if special["add_bos_token"] and special["bos_token"] is not None:
         _add_bos(tokenizer, special["bos_token"], meta["tokenizer.ggml.bos_token_id"])
-    import json
-
     config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "clean_up_tokenization_spaces": False,
