@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.contract import require_extra
 
-pytest.importorskip("gguf")
+require_extra("gguf", "pip install -e '.[dev]'")
 
 from support.gguf_files import tiny_llama_gguf  # noqa: E402
 from support.reference_llama import ReferenceLlama  # noqa: E402

@@ -10,8 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support.contract import require_extra
 
-pytest.importorskip("gguf")
+require_extra("gguf", "pip install -e '.[dev]'")
 
 from support.gguf_files import tiny_llama_gguf, write_gguf  # noqa: E402
 from test_plugin_options import assert_one_line_error  # noqa: E402

