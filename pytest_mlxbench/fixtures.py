@@ -11,7 +11,8 @@ from typing import Callable
 import pytest
 
 from .backends.endpoint import PLACEHOLDER_API_KEY, Endpoint, served_model
-from .backends.models import ModelInfo, describe_model, local_model_path
+from .backends.gguf import is_gguf_file
+from .backends.models import ModelInfo, conversion_notes, describe_model, local_model_path
 from .backends.server import SERVED_MODEL, ManagedServer, ServerError
 from .envelope import check_result_row, plain_row
 from .records import (
@@ -43,7 +44,7 @@ def mlx_model_path(pytestconfig) -> Path:
     return resolve_model_path(pytestconfig)
 
 
-def resolve_model_path(config: pytest.Config) -> Path:
+def resolve_model_path(config: pytest.Config, progress: Callable[[str], None] | None = None) -> Path:
     context = process_context(config)
     if context.model_path is None:
         reference = _settings(config).model
@@ -52,7 +53,9 @@ def resolve_model_path(config: pytest.Config) -> Path:
 
             context.model_path = ensure_tiny_model()
         else:
-            context.model_path = local_model_path(reference)
+            context.model_path = local_model_path(reference, progress)
+            for note in conversion_notes(context.model_path):
+                context.note(note)
     return context.model_path
 
 
@@ -128,7 +131,7 @@ def mlx_endpoint(pytestconfig, request) -> Endpoint:
     if len(settings.base_urls) > 1:
         context.note(f"servers: {_process_name(pytestconfig) or 'this run '}used {base_url}")
     reference = settings.model or requested  # mlx_lm.server lists its model by absolute path
-    local = Path(reference) if Path(reference).is_dir() else None
+    local = Path(reference) if Path(reference).is_dir() or is_gguf_file(Path(reference)) else None
     context.set_model(SERVER, describe_model(display_name(reference), local))
     return Endpoint(base_url, api_key, requested)
 

@@ -3,6 +3,8 @@ measurements from reports, and writing the envelopes at session end."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,9 +191,16 @@ class BenchHooks:
                 for base_url in settings.base_urls:
                     check_reachable(base_url)
             if not settings.base_urls or needed - {"mlx_endpoint"}:
-                resolve_model_path(self.config)
+                resolve_model_path(self.config, progress=self._status_line)
         except BenchInputError as error:
             raise pytest.UsageError(str(error)) from None
+
+    def _status_line(self, line: str) -> None:
+        """A line the user sees while it happens (a GGUF conversion), past output capturing."""
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item):

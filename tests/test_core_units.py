@@ -67,7 +67,7 @@ def test_hub_ids_are_told_from_paths(reference, is_hub_id):
 
 
 def test_model_references(tmp_path):
-    with pytest.raises(BenchInputError, match="no such directory, and not a Hugging Face id"):
+    with pytest.raises(BenchInputError, match="no such directory or .gguf file, and not a Hugging Face id"):
         check_model_reference(str(tmp_path / "missing"))
     (tmp_path / "file.bin").write_text("x")
     with pytest.raises(BenchInputError, match="is a file, not a model directory"):

