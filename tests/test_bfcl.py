@@ -1,5 +1,6 @@
 """BFCL files: loading, conversion to OpenAI tools, decoding replies, and agreement of data and checker."""
 
+import functools
 import json
 import re
 from collections import Counter
@@ -50,9 +51,17 @@ def load_own():
     return load_cases(OWN_DIR / "questions.jsonl", OWN_DIR / "possible_answers.jsonl")
 
 
-ALL_BFCL = {category: load_bfcl(category) for category in BFCL_FILES}
 OWN = load_own()
-EVERY_CASE = [case for cases in ALL_BFCL.values() for case in cases] + OWN
+
+
+@functools.cache
+def bfcl_cases(category: str):
+    """BFCL's own cases of a category (from ../shared: the test skips where it is absent)."""
+    return load_bfcl(category)
+
+
+def every_case():
+    return [case for category in BFCL_FILES for case in bfcl_cases(category)] + OWN
 
 
 # ---------------------------------------------------------------- loading
@@ -60,7 +69,7 @@ EVERY_CASE = [case for cases in ALL_BFCL.values() for case in cases] + OWN
 
 @pytest.mark.parametrize("category", BFCL_FILES)
 def test_bfcl_files_load_with_their_category(category):
-    cases = ALL_BFCL[category]
+    cases = bfcl_cases(category)
     assert len(cases) == BFCL_FILES[category]
     assert {case.category for case in cases} == {category}
     assert all(case.messages and case.messages[-1]["role"] == "user" for case in cases)
@@ -79,7 +88,7 @@ def test_category_comes_from_the_id_prefix(case_id, category):
 
 
 def test_loaded_case_matches_its_lines():
-    case = ALL_BFCL["simple_python"][0]
+    case = bfcl_cases("simple_python")[0]
     first_question = json.loads((shared_dataset("bfcl") / "BFCL_v4_simple_python.json").read_text().splitlines()[0])
     assert case.id == "simple_python_0"
     assert case.messages == first_question["question"][0]
@@ -190,7 +199,7 @@ def schema_types(schema):
 
 
 def test_every_case_converts_to_valid_openai_tools():
-    for case in EVERY_CASE:
+    for case in every_case():
         tools = to_openai_tools(case.functions)
         assert len(tools) == len(case.functions)
         for tool in tools:
@@ -330,7 +339,7 @@ def reference_reply(case):
 
 @pytest.mark.parametrize("source", [*BFCL_FILES, "own"])
 def test_first_allowed_values_pass_the_checker(source):
-    cases = OWN if source == "own" else ALL_BFCL[source]
+    cases = OWN if source == "own" else bfcl_cases(source)
     failures = []
     for case in cases:
         if case.possible_answer is None:
@@ -343,14 +352,14 @@ def test_first_allowed_values_pass_the_checker(source):
 
 @pytest.mark.parametrize("source", ["parallel", "parallel_multiple", "own"])
 def test_reference_calls_pass_in_reverse_order(source):
-    cases = OWN if source == "own" else ALL_BFCL[source]
+    cases = OWN if source == "own" else bfcl_cases(source)
     failures = [case.id for case in cases
                 if case.possible_answer and not check(case, first_answer_calls(case)[::-1]).passed]
     assert set(failures) <= GREEDY_ORDER_SENSITIVE
 
 
 def test_irrelevance_cases_pass_with_no_call_and_fail_with_one():
-    for case in ALL_BFCL["irrelevance"] + [case for case in OWN if case.category == "irrelevance"]:
+    for case in bfcl_cases("irrelevance") + [case for case in OWN if case.category == "irrelevance"]:
         assert check(case, []).passed
         name = case.functions[0]["name"]
         assert check(case, [{name: {}}]).kind == "unexpected_call"
