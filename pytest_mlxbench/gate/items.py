@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from . import gate, storage
-from .errors import BenchInputError
-from .session import BenchSession
-from .settings import Settings
+from .. import gate, storage
+from ..errors import BenchInputError
+from ..session import BenchSession
+from ..settings import Settings
 
 
 class RuleFailed(Exception):
