@@ -236,6 +236,10 @@ class _Checks:
         self.evidence = comparison.evidence
         if not self._require_repeats(*comparison.counts, comparison.unit):
             return
+        if self.rule.min_repeats is not None and comparison.worse is None:  # a rule that asks not to guess
+            self.failures.append(f"not enough {comparison.unit} to judge ({comparison.detail});"
+                                 f" the rule sets min_repeats, so the limit alone may not decide")
+            return
         worse_by = -change if higher_is_better else change
         if worse_by > limit_pct:
             self._judge(comparison, limit_pct, higher_is_better, baseline)
@@ -247,7 +251,7 @@ class _Checks:
             f" <= {format_number(limit_pct)}%"
         )
         if comparison.worse is None:
-            self.failures.append(f"{text}; {comparison.detail}: the limit alone decides")
+            self.failures.append(f"{text}, and the noise cannot be judged ({comparison.detail})")
         elif comparison.worse:
             self.failures.append(f"{text}; beyond run noise ({comparison.detail})")
         else:

@@ -27,6 +27,9 @@ from . import stats
 from .format import format_number, format_rate
 
 _PERCENTILE = re.compile(r"^p(\d+(?:\.\d+)?)$")
+# A percentile row is judged by its tail, and by the whole distribution for a shift of every
+# request (which the tail test sees late); the two levels add up to the gate's 5%.
+TAIL_ALPHA, SHIFT_ALPHA = 0.04, 0.01
 _CENTRAL = {"mean", "median"}
 
 
@@ -132,8 +135,9 @@ def compare(current: Run, baseline: Run, higher_is_better: bool) -> Comparison:
       one-sided Mann-Whitney U test decides;
     * repeats otherwise: the runs' ranges must not overlap, the current one on the worse side
       (false-alarm rate 1 / C(n+m, n): 1/6 for 2 vs 2; 1 vs 1 leaves the limit alone);
-    * requests of a percentile away from the median (p90, p99, p10...): the exact tail test; too
-      few requests to judge that tail leave the limit alone, and the outcome says so;
+    * requests of a percentile away from the median (p90, p99, p10...): the exact tail test at 4%,
+      or the rank test of all requests at 1% (a shift of every request); too few requests to
+      judge that tail leave the limit alone, and the outcome says so;
     * requests of the median or the mean (or of no named statistic): the rank test on the requests.
     """
     if (current.has_repeats and baseline.has_repeats) or not (current.requests and baseline.requests):
@@ -165,22 +169,24 @@ def _compare_repeats(current: Run, baseline: Run, higher_is_better: bool) -> Com
 
 def _compare_tails(current: Run, baseline: Run, percentile: float, higher_is_better: bool) -> Comparison:
     n, m = len(current.requests), len(baseline.requests)
-    test = stats.tail_test(current.requests, baseline.requests, percentile, higher_is_better)
+    test = stats.tail_test(current.requests, baseline.requests, percentile, higher_is_better, TAIL_ALPHA)
     name = f"p{format_number(percentile)}"
-    if test.smallest_p_value() > stats.ALPHA:
-        worse_percentile = 100 - percentile if higher_is_better else percentile
-        needed = stats.requests_needed(worse_percentile)
+    if test.smallest_p_value() > TAIL_ALPHA:
+        needed = stats.requests_needed(100 - percentile if higher_is_better else percentile, TAIL_ALPHA)
         return Comparison(
             f"{n} vs {m} requests: too few to judge the {name} tail (about {needed} per run needed);"
             " the limit alone decides", (n, m), "requests", None,
-            f"the {test.k} of {test.pooled} pooled requests beyond {name} cannot show a difference at"
-            f" {format_rate(stats.ALPHA)}")
+            f"the {test.k} of {test.pooled} pooled requests beyond {name} cannot show a difference")
     end = "worst" if test.upper else "best"
-    evidence = (f"{n} vs {m} requests, exact tail test of {name}: current requests among the {test.k} {end}"
-                f" of {test.pooled} (false-alarm rate {format_rate(test.false_alarm_rate())})")
-    p = test.p_value()
-    detail = f"p = {format_number(p)}; {test.count} of the {test.k} {end} requests are the current run's"
-    return Comparison(evidence, (n, m), "requests", p <= stats.ALPHA, detail)
+    rate = test.false_alarm_rate(TAIL_ALPHA) + stats.rank_test_false_alarm_rate(n, m, SHIFT_ALPHA)
+    evidence = (f"{n} vs {m} requests, exact tail test of {name} (current requests among the {test.k} {end}"
+                f" of {test.pooled}) at {format_rate(TAIL_ALPHA)}, or the rank test of all requests at"
+                f" {format_rate(SHIFT_ALPHA)} (false-alarm rate {format_rate(rate)})")
+    tail_p = test.p_value()
+    shift_p = stats.mann_whitney_p_worse(current.requests, baseline.requests, higher_is_better)
+    detail = (f"tail p = {format_number(tail_p)}, {test.count} of the {test.k} {end} requests are the current"
+              f" run's; rank p = {format_number(shift_p)}")
+    return Comparison(evidence, (n, m), "requests", tail_p <= TAIL_ALPHA or shift_p <= SHIFT_ALPHA, detail)
 
 
 def _compare_request_ranks(current: Run, baseline: Run, higher_is_better: bool) -> Comparison:
