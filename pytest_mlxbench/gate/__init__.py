@@ -9,10 +9,8 @@ the test, ``evaluate`` turns rules × envelopes into outcomes, ``format`` writes
 from .evaluate import Outcome, change_pct, evaluate, index_results, result_key
 from .format import format_number, format_pct
 from .rules import Rule, infer_higher_is_better, load_rules, numeric_fields, rules_from_pyproject
-from .stats import ALPHA
 
 __all__ = [
-    "ALPHA",
     "Outcome",
     "Rule",
     "change_pct",

@@ -3,8 +3,8 @@
 Every test here is one-sided and asks "is the current run worse than the baseline run?", where
 the caller says which direction is worse (``higher_is_better``). The null hypothesis is that both
 runs draw from one distribution (the values are exchangeable); the false-alarm rate of a test is
-the chance that it rejects when that holds. All p-values are exact where the samples are small
-and conservative where values tie.
+the chance that it rejects when that holds. The rank test is exact for small samples (ties
+included) and uses the tie-corrected normal approximation beyond; the tail test is always exact.
 """
 
 from __future__ import annotations
