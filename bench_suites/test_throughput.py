@@ -3,14 +3,15 @@ mlx-lm, for several prompt lengths and a fixed generation length.
 
 Each prompt length runs one discarded warm-up, then N measured repeats (pytest-benchmark's
 pedantic rounds); every repeat gets a prompt that differs from its first token, so no prefix
-cache can help. Rows carry the median as ``value`` and min, max and repeat count in tags.
+cache can help. Rows: ``pytest_mlxbench.suites.throughput.rows`` (each row its median repeat,
+its rate recomputable from its own duration, all repeats in tags).
 """
 
 import itertools
 
 import pytest_mlxbench
 from pytest_mlxbench.backends.models import context_length
-from pytest_mlxbench.measure import median, spread_tags
+from pytest_mlxbench.suites.throughput.rows import throughput_rows
 from pytest_mlxbench.system import RssSampler
 
 pytestmark = pytest_mlxbench.suite("throughput")
@@ -56,27 +57,5 @@ def test_throughput(prompt_length, mlx_model, mlxbench_settings, benchmark, reco
     measured = runs if benchmark.disabled else runs[1:]  # the first run was the warm-up
     if benchmark.disabled:
         record_note("pytest-benchmark is disabled: one run, without warm-up")
-    record_rows(record_metric, length, gen_tokens, measured)
-
-
-def record_rows(record_metric, length, gen_tokens, measured):
-    timings = [timing for timing, _ in measured]
-    durations = [timing.total_s for timing in timings]
-    common = {"prompt_tokens": length, "gen_tokens": gen_tokens, "ignore_eos": "true"}
-
-    def row(name, metric, unit, field, values, **extra_tags):
-        record_metric(
-            f"{name}_{length}", metric, median(values), unit,
-            duration_seconds=median(durations), **{field: median(values)},
-            tags={**common, **spread_tags(values), **extra_tags},
-        )
-
-    row("prefill", "prefill_throughput", "tok/s", "prompt_tokens_per_second",
-        [timing.prefill_tokens_per_second for timing in timings])
-    row("decode", "decode_throughput", "tok/s", "decode_tokens_per_second",
-        [timing.decode_tokens_per_second for timing in timings])
-    row("total", "total_throughput", "tok/s", "total_tokens_per_second",
-        [timing.total_tokens_per_second for timing in timings])
-    row("ttft", "ttft", "ms", "first_token_latency_ms", [timing.first_token_s * 1000 for timing in timings])
-    row("peak_rss", "memory", "MB", "peak_rss_mb", [peak for _, peak in measured],
-        mlx_peak_memory_mb=f"{max(timing.mlx_peak_memory_mb for timing in timings):.1f}")
+    for row in throughput_rows(length, gen_tokens, measured):
+        record_metric(**row)

@@ -16,7 +16,7 @@ from pytest_mlxbench.measure import (
     completion_tokens,
     median,
     percentile,
-    spread_tags,
+    request_tags,
     timed_stream,
     token_counter,
 )
@@ -79,14 +79,14 @@ def record_rows(record_metric, cold, answered, requested):
     for q in PERCENTILES:
         value = percentile(ttfts, q)
         record_metric(f"ttft_p{q}", "ttft", value, "ms", first_token_latency_ms=value,
-                      tags={**tags, **spread_tags(ttfts)})
+                      tags={**tags, **request_tags(ttfts, f"p{q}")})
     for q in PERCENTILES:
         record_metric(f"e2e_latency_p{q}", "latency", percentile(totals, q), "seconds",
-                      duration_seconds=percentile(totals, q), tags={**tags, **spread_tags(totals)})
+                      duration_seconds=percentile(totals, q), tags={**tags, **request_tags(totals, f"p{q}")})
     rates = [rate for timing, tokens, _ in answered if (rate := timing.decode_tokens_per_second(tokens)) is not None]
     if rates:
         record_metric("decode", "decode_throughput", median(rates), "tok/s", decode_tokens_per_second=median(rates),
-                      tags={**tags, **spread_tags(rates)})
+                      tags={**tags, **request_tags(rates, "p50")})
 
 
 def _ms(seconds):

@@ -23,13 +23,25 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def spread_tags(values: list[float]) -> dict[str, str]:
-    """min, max, count and the values of repeated measurements, as envelope tags (strings), so a
-    later comparison can tell a change from noise."""
+    """min, max, count and the values of repeated measurements (whole runs of the same thing), as
+    envelope tags (strings), so a later comparison can tell a change from run-to-run noise."""
     return {
         "min": repr(float(min(values))),  # repr round-trips exactly: the tags bound the value
         "max": repr(float(max(values))),
         "repeats": str(len(values)),
         "samples": ",".join(repr(float(value)) for value in values),
+    }
+
+
+def request_tags(values: list[float], statistic: str) -> dict[str, str]:
+    """The individual requests of one run behind a statistic of them (``p50``, ``p90``, ``mean``),
+    as envelope tags, so the gate compares request distributions (the tail beyond a percentile for
+    p90 or p99) rather than mistaking the spread of requests for run-to-run noise."""
+    return {
+        "min": f"{min(values):.6g}",
+        "max": f"{max(values):.6g}",
+        "request_statistic": statistic,
+        "request_samples": ",".join(f"{value:.6g}" for value in values),
     }
 
 

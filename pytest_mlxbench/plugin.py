@@ -11,7 +11,7 @@ import pytest
 
 from .envelope import suite_names
 from .errors import BenchInputError
-from .gate_items import Gate, GateRuleItem
+from .gate.items import Gate, GateRuleItem
 from .records import CONTEXT, SUITE, process_context, suite_tag
 from .report.terminal import summary_lines
 from .session import BENCH_SESSION, BenchSession

@@ -125,6 +125,10 @@ def test_latency_percentiles_and_mean():
     assert rows["latency_mean"]["value"] == pytest.approx(4.0)
     assert rows["latency_p95"]["duration_seconds"] == pytest.approx(8.8)
     assert rows["latency_p50"]["tags"]["requests"] == "5"
+    # the requests themselves, for the gate to compare distributions (their spread is not run noise)
+    assert rows["latency_p95"]["tags"]["request_statistic"] == "p95"
+    assert rows["latency_mean"]["tags"]["request_statistic"] == "mean"
+    assert [float(v) for v in rows["latency_p95"]["tags"]["request_samples"].split(",")] == latencies
 
 
 def test_total_duration_counts_each_problem_once():
@@ -175,3 +179,15 @@ def test_degraded_isolation_notes_become_a_tag():
 def test_an_unknown_verdict_is_refused():
     with pytest.raises(ValueError, match="unknown verdicts"):
         bench_summarize([sample("a", 0, "maybe")])
+
+
+def test_a_problem_without_a_recorded_duration_leaves_the_total_out_and_says_why():
+    untimed = {**sample("p/2", 0, "failed"), "problem_duration_s": None}
+    rows = rows_by_name(bench_summarize([sample("p/1", 0, "passed", problem_s=3.0), untimed]))
+
+    assert "total_duration" not in rows  # never a sum that counts the unknown problem as 0.0 s
+    assert "duration_seconds" not in rows["pass@1"]
+    assert rows["pass@1"]["tags"]["duration_missing"] == \
+        "1 of 2 problems recorded no duration (p/2): the total time is unknown"
+    assert rows["pass@1"]["value"] == pytest.approx(0.5)
+    check_result_row(rows["pass@1"])

@@ -1,4 +1,4 @@
-"""Thresholds and baselines: rules, direction, noise, baseline loading, and every bad-input path."""
+"""Thresholds and baselines: verdicts, direction, noise, matching, and baselines on disk (rules files: test_gate_rules.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from support.gate import assert_one_line, write_rules
+
 from pytest_mlxbench import gate, storage
 from pytest_mlxbench.errors import BenchInputError
+from pytest_mlxbench.gate import stats
 
 MODEL = "tiny-llama-h64"
 
@@ -52,12 +55,6 @@ def run(envelope):
     return build
 
 
-def write_rules(tmp_path: Path, text: str, name: str = "thresholds.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
 STANDARD_RULES = """
 [[rule]]
 suite = "throughput"
@@ -82,13 +79,6 @@ field = "peak_rss_mb"
 max = 2048
 max_rise_pct = 25
 """
-
-
-def assert_one_line(error: pytest.ExceptionInfo, *fragments: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 # ---------------------------------------------------------------- the contract
@@ -256,12 +246,10 @@ def test_repeated_rows_are_the_repeats_of_one_result(tmp_path, envelope):
 
 
 def test_exact_mann_whitney_p_values():
-    assert gate._mann_whitney_p_worse([1, 2, 3], [4, 5, 6], True) == pytest.approx(1 / 20)
-    assert gate._mann_whitney_p_worse([1, 2, 3, 4], [5, 6, 7, 8], True) == pytest.approx(1 / 70)
-    assert gate._mann_whitney_p_worse([5, 6, 7, 8], [1, 2, 3, 4], False) == pytest.approx(1 / 70)
-    assert gate._mann_whitney_p_worse([4, 5, 6], [1, 2, 3], True) == 1.0
-    assert not gate._mann_whitney_can_reject(2, 2)  # 1/6 > 5%: ranges decide instead
-    assert gate._mann_whitney_can_reject(3, 3)
+    assert stats.mann_whitney_p_worse([1, 2, 3], [4, 5, 6], True) == pytest.approx(1 / 20)
+    assert stats.mann_whitney_p_worse([1, 2, 3, 4], [5, 6, 7, 8], True) == pytest.approx(1 / 70)
+    assert stats.mann_whitney_p_worse([5, 6, 7, 8], [1, 2, 3, 4], False) == pytest.approx(1 / 70)
+    assert stats.mann_whitney_p_worse([4, 5, 6], [1, 2, 3], True) == 1.0
 
 
 # ---------------------------------------------------------------- matching
@@ -353,80 +341,6 @@ def test_model_glob_selects_models(tmp_path, run):
     path = write_rules(tmp_path, '[[rule]]\nsuite = "ttft"\nmodel = "Qwen*"\nmax = 1000\n')
     with pytest.raises(BenchInputError, match="matches no measured result"):
         gate.evaluate(gate.load_rules(path), run())
-
-
-# ---------------------------------------------------------------- bad rule files
-
-
-TP = '[[rule]]\nsuite = "throughput"\n'  # the start of a throughput rule
-TTFT = '[[rule]]\nsuite = "ttft"\n'
-
-
-@pytest.mark.parametrize(
-    ("text", "fragments"),
-    [
-        (TP + "min = \n", ("invalid TOML", "line 3")),
-        (TP + "max_drop = 10\n", ("rule 0 (throughput/*)", "unknown key 'max_drop'", "did you mean 'max_drop_pct'")),
-        (
-            TTFT + 'max = 3\n[[rule]]\nname = "p50"\nmax = 3\n',
-            ("rule 1 (?/p50)", "missing 'suite'", "throughput, ttft"),
-        ),
-        ('[[rule]]\nsuite = "througput"\nmin = 1\n', ("rule 0 (througput/*)", "did you mean 'throughput'")),
-        (TP + 'min = "20"\n', ("rule 0 (throughput/*)", "'min' must be a finite number, got '20'")),
-        (TP + "max_drop_pct = true\n", ("'max_drop_pct' must be a finite number, got True",)),
-        (TP + "max = nan\n", ("'max' must be a finite number",)),
-        (TP + "max_drop_pct = -5\n", ("'max_drop_pct' must be >= 0",)),
-        (TP + "min = 5\nmax = 1\n", ("min 5 is above max 1",)),
-        (TP + 'name = "decode_*"\n', ("rule 0 (throughput/decode_*)", "no bound")),
-        (TP + 'field = "decode_tok_per_second"\nmin = 1\n', ("did you mean 'decode_tokens_per_second'",)),
-        (TP + 'field = "tags"\nmin = 1\n', ("field 'tags' is not a numeric result field",)),
-        (TTFT + 'max = 1\nhigher_is_better = "no"\n', ("'higher_is_better' must be true or false",)),
-        (TTFT + "name = 5\nmax = 1\n", ("'name' must be a non-empty string",)),
-        ('[[rules]]\nsuite = "ttft"\nmax = 1\n', ("unknown top-level key 'rules'", "did you mean 'rule'")),
-        ('[rule]\nsuite = "ttft"\nmax = 1\n', ("array of tables", "[[rule]]")),
-        ("# nothing yet\n", ("no rules",)),
-    ],
-)
-def test_bad_rule_file_is_one_line_naming_file_and_rule(tmp_path, text, fragments):
-    path = write_rules(tmp_path, text)
-    with pytest.raises(BenchInputError) as error:
-        gate.load_rules(path)
-    assert_one_line(error, str(path), *fragments)
-
-
-def test_missing_rule_file(tmp_path):
-    with pytest.raises(BenchInputError) as error:
-        gate.load_rules(tmp_path / "nope.toml")
-    assert_one_line(error, "nope.toml does not exist")
-
-
-def test_rules_from_pyproject(tmp_path, run):
-    path = write_rules(
-        tmp_path,
-        '[project]\nname = "x"\n\n[tool.mlxbench]\nresults_dir = "bench-results"\n\n'
-        '[[tool.mlxbench.rule]]\nsuite = "ttft"\nname = "p99"\nmax = 60\n',
-        name="pyproject.toml",
-    )
-    [rule] = gate.rules_from_pyproject(path)
-    assert (rule.suite, rule.name, rule.max, rule.source) == ("ttft", "p99", 60.0, f"{path} [tool.mlxbench]")
-    assert gate.load_rules(path) == [rule]  # a thresholds path may point at pyproject.toml
-    [outcome] = gate.evaluate([rule], run())
-    assert outcome.status == "failed" and outcome.id == "ttft::p99::value::rule0"
-
-
-def test_pyproject_without_rules_has_none(tmp_path):
-    assert gate.rules_from_pyproject(write_rules(tmp_path, '[project]\nname = "x"\n', "pyproject.toml")) == []
-
-
-def test_pyproject_errors_name_the_table(tmp_path):
-    path = write_rules(tmp_path, '[[tool.mlxbench.rules]]\nsuite = "ttft"\nmax = 1\n', "pyproject.toml")
-    with pytest.raises(BenchInputError) as error:
-        gate.rules_from_pyproject(path)
-    assert_one_line(error, f"{path} [tool.mlxbench]", "unknown key 'rules'", "[[tool.mlxbench.rule]]")
-    path.write_text('[[tool.mlxbench.rule]]\nsuite = "ttft"\nmax_rise = 1\n')
-    with pytest.raises(BenchInputError) as error:
-        gate.rules_from_pyproject(path)
-    assert_one_line(error, f"{path} [tool.mlxbench]: rule 0 (ttft/*)", "did you mean 'max_rise_pct'")
 
 
 # ---------------------------------------------------------------- baselines on disk

@@ -168,3 +168,35 @@ def test_a_report_that_cannot_be_written_is_one_line_and_fails_the_run(project):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["report not written: cannot write the report to *taken/report*"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+BROKEN_SUMMARY = """
+import pytest_mlxbench
+pytestmark = pytest_mlxbench.suite("ttft")
+
+def test_request(record_sample):
+    record_sample({"latency_s": 0.5})
+
+def bench_summarize(samples):
+    raise KeyError("ttft_ms")
+"""
+
+NOTHING_MEASURED = """
+import pytest_mlxbench
+pytestmark = pytest_mlxbench.suite("ttft")
+
+def test_request(record_metric):
+    raise ConnectionError("server went away before the first request")
+"""
+
+
+@pytest.mark.parametrize(("suite", "reason"), [
+    (BROKEN_SUMMARY, "the suite's summary failed, so its numbers cannot be judged: *KeyError*ttft_ms*"),
+    (NOTHING_MEASURED, "suite ttft ran but measured nothing, so the rule cannot be checked*server went away*"),
+])
+def test_a_rule_of_a_selected_suite_that_could_not_be_judged_fails_and_never_skips(project, suite, reason):
+    project.makepyfile(test_speed=suite)
+    project.path.joinpath("rules.toml").write_text('[[rule]]\nsuite = "ttft"\nmax = 1000\n')
+    result = run_with_rules(project)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["rules.toml::rule0[[]ttft-value[]] FAILED*", f"*rule 0 (ttft/*): {reason}"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pytest_mlxbench.measure import percentile, request_tags
+
 DECODE_METHOD = "sum of usage completion_tokens / sum of request latency (non-streamed; includes prefill)"
 
 
@@ -28,6 +30,22 @@ def decode_rows(samples: list[dict], tags: dict) -> list[dict]:
                 "completion_tokens": sum(tokens for tokens, _ in reported)}
     return [result_row("decode", "decode_throughput", rate, "tok/s", row_tags,
                        decode_tokens_per_second=rate, duration_seconds=total_seconds)]
+
+
+def latency_rows(samples: list[dict], percentiles: tuple[int, ...], tags: dict, *, mean: bool = False) -> list[dict]:
+    """``latency_p<q>`` rows (and ``latency_mean``) of the samples' request latencies (``latency_s``)
+    in seconds; each row carries the requests it was computed from, so the gate can compare their
+    distributions (their spread within one run is no measure of run-to-run noise)."""
+    latencies = [sample["latency_s"] for sample in samples if is_number(sample.get("latency_s"))]
+    if not latencies:
+        return []
+    statistics = [(f"p{q}", percentile(latencies, q)) for q in percentiles]
+    if mean:
+        statistics.append(("mean", sum(latencies) / len(latencies)))
+    row_tags = {**tags, "requests": str(len(latencies))}
+    return [result_row(f"latency_{statistic}", "latency", value, "seconds",
+                       {**row_tags, **request_tags(latencies, statistic)}, duration_seconds=value)
+            for statistic, value in statistics]
 
 
 def printable(text: str) -> str:

@@ -22,7 +22,9 @@ Rows, in this order (the first ones are the terminal's headline):
 * ``latency_p50``, ``latency_p95``, ``latency_mean``: generation latency per request in seconds
   (request sent to full reply received; not streamed, so prompt processing is included);
 * ``total_duration``: the problems' wall-clock time summed (canonical check, generation, sandbox);
-  also the ``duration_seconds`` of the pass@k rows;
+  also the ``duration_seconds`` of the pass@k rows. When a problem recorded no duration, there is
+  no such row and no such field (never a 0.0 standing in): the pass@k rows' ``duration_missing``
+  tag names the problems instead;
 * ``decode``: usage completion tokens summed over the requests that report them, divided by the
   summed latency of those requests (a lower bound of the pure decode rate). Left out without usage.
 
@@ -33,9 +35,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pytest_mlxbench.measure import percentile
 from pytest_mlxbench.suites.code_accuracy.extraction import mean_pass_at_k
-from pytest_mlxbench.suites.rows import decode_rows, is_number, result_row
+from pytest_mlxbench.suites.rows import decode_rows, is_number, latency_rows, result_row
 
 VERDICTS = ("passed", "failed", "error", "timeout", "killed", "no_code")
 PASS_AT_K = (1, 10, 100)
@@ -49,13 +50,14 @@ def bench_summarize(samples: list[dict]) -> list[dict]:
     scored = {task_id: group for task_id, group in problems.items() if not _has_harness_error(group)}
     scored_samples = [sample for group in scored.values() for sample in group]
     tags = common_tags(samples, len(problems), len(scored))
-    total_s = total_duration(problems)
+    total_s, untimed = total_duration(problems)
+    duration = {"duration_seconds": total_s} if not untimed else {}
     return [
-        *pass_at_k_rows(scored, tags, total_s),
+        *pass_at_k_rows(scored, {**tags, **missing_duration_tags(untimed, len(problems))}, duration),
         *verdict_rows(scored_samples, tags),
         result_row("harness_errors", "errors", len(problems) - len(scored), "count", tags),
-        *latency_rows(scored_samples, tags),
-        result_row("total_duration", "duration", total_s, "seconds", tags, duration_seconds=total_s),
+        *latency_rows(scored_samples, LATENCY_PERCENTILES, tags, mean=True),
+        *([result_row("total_duration", "duration", total_s, "seconds", tags, **duration)] if duration else []),
         *decode_rows(scored_samples, tags),
     ]
 
@@ -90,7 +92,7 @@ def _distinct(values) -> str:
     return ",".join(dict.fromkeys(str(value) for value in values if value not in (None, "")))
 
 
-def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], total_s: float) -> list[dict]:
+def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], duration: dict) -> list[dict]:
     counts = [(len(group), sum(sample["verdict"] == "passed" for sample in group)) for group in scored.values()]
     rows = []
     for k in PASS_AT_K:
@@ -100,7 +102,7 @@ def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], total_s:
         eligible = [(n, c) for n, c in counts if n >= k]
         row_tags = {**tags, "k": str(k), "estimator": ESTIMATOR, "problems_with_k": str(len(eligible)),
                     "problems_solved": str(sum(c > 0 for _, c in eligible))}
-        rows.append(result_row(f"pass@{k}", "pass@k", value, "ratio", row_tags, duration_seconds=total_s))
+        rows.append(result_row(f"pass@{k}", "pass@k", value, "ratio", row_tags, **duration))
     return rows
 
 
@@ -112,19 +114,18 @@ def verdict_rows(scored_samples: list[dict], tags: dict[str, str]) -> list[dict]
     return [result_row(f"verdict_{kind}", "verdicts", counts[kind], "count", tags) for kind in VERDICTS]
 
 
-def latency_rows(scored_samples: list[dict], tags: dict[str, str]) -> list[dict]:
-    latencies = [sample["latency_s"] for sample in scored_samples if is_number(sample.get("latency_s"))]
-    if not latencies:
-        return []
-    spread = {"min": f"{min(latencies):.6g}", "max": f"{max(latencies):.6g}", "requests": str(len(latencies))}
-    values = [(f"latency_p{q}", percentile(latencies, q)) for q in LATENCY_PERCENTILES]
-    values.append(("latency_mean", sum(latencies) / len(latencies)))
-    return [result_row(name, "latency", value, "seconds", {**tags, **spread}, duration_seconds=value)
-            for name, value in values]
+def total_duration(problems: dict[str, list[dict]]) -> tuple[float, list[str]]:
+    """Each problem's wall-clock time once (every sample of a problem carries the same value),
+    summed, and the problems that recorded none."""
+    durations = {task_id: next((s["problem_duration_s"] for s in group if is_number(s.get("problem_duration_s"))), None)
+                 for task_id, group in problems.items()}
+    untimed = [task_id for task_id, seconds in durations.items() if seconds is None]
+    return float(sum(seconds for seconds in durations.values() if seconds is not None)), untimed
 
 
-def total_duration(problems: dict[str, list[dict]]) -> float:
-    """Each problem's wall-clock time once (every sample of a problem carries the same value)."""
-    durations = [next((s["problem_duration_s"] for s in group if is_number(s.get("problem_duration_s"))), 0.0)
-                 for group in problems.values()]
-    return float(sum(durations))
+def missing_duration_tags(untimed: list[str], problems: int) -> dict[str, str]:
+    if not untimed:
+        return {}
+    named = ", ".join(untimed[:5]) + (", ..." if len(untimed) > 5 else "")
+    return {"duration_missing": f"{len(untimed)} of {problems} problems recorded no duration ({named}):"
+                                " the total time is unknown"}

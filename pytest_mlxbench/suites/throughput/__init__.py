@@ -1,1 +1,1 @@
-"""Throughput: in-process generation timed through mlx-lm (the test file holds the measurement)."""
+"""Throughput: in-process generation timed through mlx-lm (the test file measures; rows.py makes the rows)."""

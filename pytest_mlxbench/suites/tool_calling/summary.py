@@ -33,8 +33,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pytest_mlxbench.measure import percentile
-from pytest_mlxbench.suites.rows import decode_rows, result_row
+from pytest_mlxbench.suites.rows import decode_rows, latency_rows, result_row
 from pytest_mlxbench.suites.tool_calling.checker import FAILURE_KINDS
 
 LATENCY_PERCENTILES = (50, 95)
@@ -48,7 +47,7 @@ def bench_summarize(samples: list[dict]) -> list[dict]:
         *accuracy_rows(scored, tags),
         *failure_rows(scored, tags),
         result_row("errors", "errors", len(samples) - len(scored), "count", tags),
-        *latency_rows(scored, tags),
+        *latency_rows(scored, LATENCY_PERCENTILES, tags),
         *decode_rows(scored, tags),
     ]
 
@@ -97,15 +96,3 @@ def failure_rows(scored: list[dict], tags: dict[str, str]) -> list[dict]:
     if unknown:
         raise ValueError(f"samples carry unknown failure kinds {sorted(map(str, unknown))}")
     return [result_row(f"failures_{kind}", "failures", kinds[kind], "count", tags) for kind in FAILURE_KINDS]
-
-
-def latency_rows(scored: list[dict], tags: dict[str, str]) -> list[dict]:
-    latencies = [sample["latency_s"] for sample in scored if isinstance(sample.get("latency_s"), (int, float))]
-    if not latencies:
-        return []
-    spread = {"min": f"{min(latencies):.6g}", "max": f"{max(latencies):.6g}", "requests": str(len(latencies))}
-    rows = []
-    for q in LATENCY_PERCENTILES:
-        value = percentile(latencies, q)
-        rows.append(result_row(f"latency_p{q}", "latency", value, "seconds", {**tags, **spread}, duration_seconds=value))
-    return rows

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from . import gate, storage
-from .errors import BenchInputError
-from .session import BenchSession
-from .settings import Settings
+from .. import gate, storage
+from ..errors import BenchInputError
+from ..session import BenchSession
+from ..settings import Settings
 
 
 class RuleFailed(Exception):
@@ -84,11 +84,15 @@ class GateRuleItem(pytest.Item):
     def runtest(self) -> None:
         if self.rule.suite not in self.gate.bench.suites:
             pytest.skip(f"suite {self.rule.suite} did not run in this session; run it to check this rule")
-        broken = [error for suite in self.gate.bench.envelopes() if suite.suite == self.rule.suite
-                  for error in suite.summary_errors]
+        built = [suite for suite in self.gate.bench.envelopes() if suite.suite == self.rule.suite]
+        broken = [error for suite in built for error in suite.summary_errors]
         if broken:
             raise RuleFailed(f"{self.rule.label}: the suite's summary failed, so its numbers cannot be judged: "
                              + "; ".join(broken))
+        if built and all(suite.envelope.get("skipped") for suite in built):  # selected, yet nothing measured
+            errors = [error for suite in built for error in suite.envelope.get("errors", [])][-3:]
+            raise RuleFailed(f"{self.rule.label}: suite {self.rule.suite} ran but measured nothing, so the rule"
+                             " cannot be checked" + (": " + "; ".join(errors) if errors else ""))
         outcomes = self.gate.check(self.rule)
         failed = [outcome for outcome in outcomes if outcome.status == "failed"]
         if failed:
