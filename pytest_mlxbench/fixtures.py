@@ -12,7 +12,12 @@ import pytest
 
 from .backends.endpoint import PLACEHOLDER_API_KEY, Endpoint, served_model
 from .backends.gguf import is_gguf_file
-from .backends.models import ModelInfo, conversion_notes, describe_model, local_model_path
+from .backends.models import (
+    ModelInfo,
+    conversion_notes,
+    describe_model,
+    local_model_path,
+)
 from .backends.server import SERVED_MODEL, ManagedServer, ServerError
 from .envelope import check_result_row, plain_row
 from .records import (

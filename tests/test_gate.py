@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from support.gate import assert_one_line, write_rules
 
 from pytest_mlxbench import gate, storage

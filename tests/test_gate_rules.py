@@ -8,7 +8,6 @@ from support.gate import assert_one_line, write_rules
 from pytest_mlxbench import gate
 from pytest_mlxbench.errors import BenchInputError
 
-
 TP = '[[rule]]\nsuite = "throughput"\n'  # the start of a throughput rule
 TTFT = '[[rule]]\nsuite = "ttft"\n'
 

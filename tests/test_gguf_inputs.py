@@ -17,7 +17,11 @@ require_extra("gguf", "pip install -e '.[dev]'")
 from support.gguf_files import tiny_llama_gguf, write_gguf  # noqa: E402
 from test_plugin_options import assert_one_line_error  # noqa: E402
 
-from pytest_mlxbench.backends.gguf.cache import converted_dir, ensure_converted, file_sha256  # noqa: E402
+from pytest_mlxbench.backends.gguf.cache import (  # noqa: E402
+    converted_dir,
+    ensure_converted,
+    file_sha256,
+)
 from pytest_mlxbench.backends.models import builtin_gguf_path, check_model_reference  # noqa: E402
 from pytest_mlxbench.backends.tinymodel import MANIFEST_FILE  # noqa: E402
 from pytest_mlxbench.errors import BenchInputError  # noqa: E402

@@ -10,6 +10,8 @@ from support.contract import require_extra
 
 gguf = require_extra("gguf", "pip install -e '.[dev]'")
 
+from support.gguf_files import write_gguf, write_raw_gguf  # noqa: E402
+
 from pytest_mlxbench.backends.gguf.quants import (  # noqa: E402
     GGML_TYPES,
     GGML_TYPES_BY_NAME,
@@ -18,7 +20,6 @@ from pytest_mlxbench.backends.gguf.quants import (  # noqa: E402
     repack_native,
 )
 from pytest_mlxbench.backends.gguf.reader import read_gguf  # noqa: E402
-from support.gguf_files import write_gguf, write_raw_gguf  # noqa: E402
 
 SHAPE = (6, 512)
 

