@@ -11,7 +11,7 @@ import pytest
 
 from .envelope import suite_names
 from .errors import BenchInputError
-from .gate.items import Gate, GateRuleItem
+from .gate.items import Gate, GateRuleItem, report_rules
 from .records import CONTEXT, SUITE, process_context, suite_tag
 from .report.terminal import summary_lines
 from .session import BENCH_SESSION, BenchSession
@@ -133,6 +133,7 @@ class BenchHooks:
         self.bench = bench
         self.gate = threshold_gate
         self.current_item: pytest.Item | None = None
+        self.selected_rules: set[str] = set()  # names of the rule items -m, -k and --lf kept
         self.report_page: Path | None = None
         self.report_error: str | None = None
 
@@ -148,12 +149,16 @@ class BenchHooks:
 
     @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")  # a second impl of the hook
     def pytest_collection_modifyitems_of_suites(self, items: list[pytest.Item]) -> None:
-        """After -m, -k and --lf have chosen: tag each suite test, then apply --bench-limit per suite."""
+        """After -m, -k and --lf have chosen: keep the chosen rules for the session's end (they run
+        on the controller), tag each suite test, then apply --bench-limit per suite."""
         kept, deselected, counts = [], [], {}
         limit = self.bench.settings.limit
         for item in items:
+            if isinstance(item, GateRuleItem):
+                self.selected_rules.add(item.name)
+                continue
             suites = item_suites(item)
-            if not suites or isinstance(item, GateRuleItem):
+            if not suites:
                 kept.append(item)
                 continue
             suite = suites[0]
@@ -165,7 +170,14 @@ class BenchHooks:
             kept.append(item)
         if deselected:
             self.config.hook.pytest_deselected(items=deselected)
-            items[:] = kept
+        items[:] = kept
+        if not _is_controller(self.config):
+            self.config.workeroutput["mlxbench_rules"] = sorted(self.selected_rules)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """The rules a pytest-xdist worker's collection kept (every worker keeps the same)."""
+        self.selected_rules.update(getattr(node, "workeroutput", {}).get("mlxbench_rules", ()))
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Under pytest-xdist the controller collects nothing: it checks the model and servers up
@@ -228,13 +240,24 @@ class BenchHooks:
     def pytest_keyboard_interrupt(self) -> None:
         self.bench.note("run interrupted (KeyboardInterrupt): results cover what was measured before")
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Runs after session fixtures are torn down, so the server's final snapshot is in."""
+    @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_rules(self, session: pytest.Session) -> None:
+        """After every test and fixture teardown, before the reporters close: the envelopes are
+        built once and the chosen rules judged against them, reported as tests."""
         if not _is_controller(self.config):
             return
         if self.current_item is not None:
             self.bench.add_unreported_item(self.current_item, "interrupted before it finished")
+            self.current_item = None
+        if self.gate is not None and self.selected_rules and not self.config.option.collectonly:
+            if report_rules(session, self.gate, self.selected_rules):
+                session.exitstatus = max(session.exitstatus, pytest.ExitCode.TESTS_FAILED)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Writes the envelopes the rules judged."""
+        if not _is_controller(self.config):
+            return
         written = self.bench.write()
         harness_failed = any(suite.problems or suite.summary_errors for suite in written)
         if harness_failed and session.exitstatus == pytest.ExitCode.OK:

@@ -150,3 +150,34 @@ def test_two_server_urls_are_both_used_under_two_workers(pytester, tmp_path, two
     for server in two_servers:
         assert any(error.startswith("servers:") and server.base_url in error for error in envelope["errors"])
     assert len(envelope["results"]) > 0
+
+
+RULES = """
+[[rule]]
+suite = "throughput"
+name = "t*"
+max = 0.5
+
+[[rule]]
+suite = "ttft"
+name = "t*"
+max = 2.0
+"""
+
+
+def test_threshold_rules_are_judged_on_the_controller_under_xdist(pytester, tmp_path):
+    pytester.makepyfile(test_speed=TIMING_SUITE.format(suite="throughput"),
+                        test_latency=TIMING_SUITE.format(suite="ttft"))
+    rules = pytester.makefile(".toml", rules=RULES)
+    junit = tmp_path / "junit.xml"
+    result = run(pytester, tmp_path / "out", "-n", "2", "-v", "--bench-thresholds", str(rules),
+                 "--junitxml", str(junit))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=7, failed=1)
+    result.stdout.fnmatch_lines(["*rules.toml::rule0[[]throughput-value[]] FAILED*",
+                                 "*rules.toml::rule1[[]ttft-value[]] PASSED*",
+                                 "*throughput/t0*current 1 is above max 0.5*"])
+    assert 'name="rule0[throughput-value]"' in junit.read_text()
+    only_ttft = run(pytester, tmp_path / "out2", "-n", "2", "-m", "ttft", "--bench-thresholds", str(rules))
+    assert only_ttft.ret == pytest.ExitCode.OK
+    only_ttft.assert_outcomes(passed=4)

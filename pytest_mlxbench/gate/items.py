@@ -1,12 +1,16 @@
 """Threshold rules as pytest items: each rule is its own pass/fail outcome, visible with -v, in
 JUnit XML and to --lf, and a failed rule makes pytest exit non-zero.
 
-The items are appended after the suite tests, so they run once everything is measured, and
-carry their suite's marker, so ``-m throughput`` keeps the throughput rules.
+The items join the collection and carry their suite's marker, so ``-m``, ``-k`` and ``--lf``
+choose rules as they choose tests. They are then taken out of the run: the rules are judged on the
+controller at session end, after every suite test and fixture teardown (on every pytest-xdist
+worker too), against the envelopes the session built once, and their reports go through pytest's
+own report hooks (``report_rules``), as a test's reports do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -107,3 +111,24 @@ class GateRuleItem(pytest.Item):
 
     def reportinfo(self):
         return self.rule.source, None, f"threshold {self.rule.label}: {self.rule.field} {self.rule.describe_limits()}"
+
+
+def report_rules(session: pytest.Session, gate: Gate, selected: Iterable[str]) -> bool:
+    """Judge the selected rules (by item name) and report each as a test; True if any failed."""
+    hook = session.config.hook
+    wanted = set(selected)
+    items = [item for item in gate.make_items(session) if item.name in wanted]
+    session.testscollected += len(items)
+    failed = False
+    for item in items:
+        hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        for when, run in (("setup", _nothing), ("call", item.runtest), ("teardown", _nothing)):
+            report = pytest.TestReport.from_item_and_call(item, pytest.CallInfo.from_call(run, when))
+            failed = failed or report.failed
+            hook.pytest_runtest_logreport(report=report)
+        hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return failed
+
+
+def _nothing() -> None:
+    pass
