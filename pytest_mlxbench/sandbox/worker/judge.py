@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import sys
 import time
 
 import codec
@@ -166,6 +167,7 @@ def run_job() -> None:
         channel.await_loaded()  # a test that never called still needs a program that loads
     except BaseException as exc:  # noqa: BLE001 - every outcome becomes a verdict
         result = {**verdict_of(exc), "failing_line": _failing_line(exc, sources)}
+        _print_traceback(exc, sources)
         exc.__traceback__ = None  # frames hold the job's test data: let it go now
     else:
         result = {"verdict": "passed", "detail": "all checks passed", "failing_line": None}
@@ -207,6 +209,21 @@ def _failing_line(exc: BaseException, sources: dict[str, str]) -> str | None:
                 line = lines[trace.tb_lineno - 1].strip() or line
         trace = trace.tb_next
     return line
+
+
+def _print_traceback(exc: BaseException, sources: dict[str, str]) -> None:
+    """The test's traceback, with its source lines, to the job's stderr (the judge's tail)."""
+    import linecache
+    import traceback
+
+    for name, text in sources.items():
+        linecache.cache[name] = (len(text), None, text.splitlines(keepends=True), name)
+    try:
+        below_runner = exc.__traceback__.tb_next if exc.__traceback__ else None
+        traceback.print_exception(type(exc), exc, below_runner, file=sys.stderr)
+    finally:
+        for name in sources:
+            linecache.cache.pop(name, None)
 
 
 def _read_all(fd: int) -> bytes:

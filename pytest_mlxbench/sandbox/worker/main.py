@@ -1,4 +1,6 @@
-"""Entry point of a sandbox worker: ``python -I -S -B main.py CONFIG_JSON``.
+"""Entry point of a sandbox worker: ``python -I -S -B main.py CONTROL_FD``; the configuration
+comes as the first line on the control socket (not on the command line, which candidates can
+read in /proc).
 
 Stdlib only, run without site-packages. Sets up what lasts for the worker's life (namespaces,
 the allow-list root, cgroup descriptors, the seccomp program, probes of each), says which
@@ -190,5 +192,15 @@ def _in_child(step) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
+def _read_config(control_fd: int) -> dict:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(control_fd, 65536)
+        if not chunk:
+            raise SystemExit("the sandbox's parent closed the control socket before sending the configuration")
+        data += chunk
+    return {**json.loads(data), "control_fd": control_fd}
+
+
 if __name__ == "__main__":
-    main(json.loads(sys.argv[1]))
+    main(_read_config(int(sys.argv[1])))

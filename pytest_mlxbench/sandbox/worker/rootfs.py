@@ -27,7 +27,8 @@ _DEVICES = ("null", "zero", "random", "urandom")
 
 
 def allowed_paths() -> list[str]:
-    """Real paths to bind read-only, outermost first, none inside another."""
+    """Real paths to bind read-only, none inside another: the executable itself (not its
+    directory), the stdlib, and the directories of shared libraries."""
     wanted = {os.path.realpath(sys.executable)}
     for key in ("stdlib", "platstdlib"):
         wanted.add(sysconfig.get_path(key))
@@ -46,7 +47,8 @@ def _mapped_directories() -> set[str]:
             files = {line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6}
     except OSError:
         return set()
-    return {os.path.dirname(path) for path in files if path.startswith("/") and os.path.isfile(path)}
+    libraries = [path for path in files if path.startswith("/") and ".so" in os.path.basename(path)]
+    return {os.path.dirname(path) for path in libraries if os.path.isfile(path)}
 
 
 def symlinks_to_recreate(paths: list[str]) -> dict[str, str]:

@@ -1,5 +1,11 @@
 """One code-accuracy problem: the request sent, the replies drawn, the sandbox runs of the
-extracted code, and what goes to the sample log (see ``summary`` for the rows)."""
+extracted code, and what goes to the sample log (see ``summary`` for the rows).
+
+Verdicts come from the sandbox's judge (``isolation="judge"``): the problem's tests run in a
+process of their own and call the candidate's function through a proxy. A problem whose canonical
+solution passes only when its tests run in the candidate's own process (a test the proxy cannot
+serve) is run that way for every sample, and its verdicts are tagged ``isolation="in_process"``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ import pytest
 
 from pytest_mlxbench.backends.chat import RequestFailed, complete
 from pytest_mlxbench.sandbox import Isolation, Limits, Sandbox, SandboxResult
-from pytest_mlxbench.suites.code_accuracy.extraction import build_program
+from pytest_mlxbench.suites.code_accuracy.extraction import build_candidate, build_check, build_program
 from pytest_mlxbench.suites.code_accuracy.problems import Problem, load_problems
 from pytest_mlxbench.suites.rows import printable
 
@@ -50,9 +56,7 @@ def chat_request(problem: Problem, model: str, gen_kwargs: dict) -> dict:
 
 def isolation_summary(isolation: Isolation) -> str:
     """The protections in force, e.g. ``separate_uid+network_isolated+pid_namespace``."""
-    names = ("separate_uid", "network_isolated", "pid_namespace", "filesystem_protected")
-    in_force = [name for name in names if getattr(isolation, name)]
-    return "+".join(in_force) or "none"
+    return "+".join(isolation.in_force()) or "none"
 
 
 class Reply(NamedTuple):
@@ -71,7 +75,7 @@ class SampleLog:
         self._started = time.perf_counter()
         self._base = {"task_id": problem.task_id, "dataset": dataset_name(settings),
                       "samples_per_problem": settings.code_samples, "temperature": settings.temperature,
-                      "isolation": isolation_summary(isolation), "isolation_notes": "; ".join(isolation.notes)}
+                      "protections": isolation_summary(isolation), "protection_notes": "; ".join(isolation.notes)}
 
     def scored(self, replies: list[Reply], codes: list[str | None], verdicts: list[dict], **fields) -> None:
         duration_s = time.perf_counter() - self._started
@@ -82,7 +86,7 @@ class SampleLog:
     def harness_error(self, replies: list[Reply], failed_sample: int | None, error: str) -> None:
         """Keep what was drawn before the error (unscored) and the error itself, then fail the test."""
         unscored = {"code": None, "verdict": None, "detail": None, "stderr_tail": None, "run_s": None,
-                    "problem_duration_s": time.perf_counter() - self._started}
+                    "isolation": None, "problem_duration_s": time.perf_counter() - self._started}
         for index, reply in enumerate(replies):
             self._record({**self._base, "sample": index, **reply_fields(reply), **unscored,
                           "error": f"not run: {error}"})
@@ -105,12 +109,27 @@ def draw_replies(client, endpoint, request: dict, samples: int) -> tuple[list[Re
     return replies, None
 
 
-def run_candidates(sandbox: Sandbox, problem: Problem, codes: list[str | None],
-                   timeout_s: float) -> list[SandboxResult | None]:
+def run_canonical(sandbox: Sandbox, problem: Problem, timeout_s: float) -> tuple[SandboxResult, str | None]:
+    """The canonical solution through the judge, else in process; returns its run and the way every
+    candidate of the problem is run (``judge``, ``in_process``, or None when neither passes)."""
+    code = problem.canonical_program_code
+    judged = sandbox.run(build_candidate(problem, code), timeout_s=timeout_s, check=build_check(problem))
+    if judged.passed:
+        return judged, "judge"
+    in_process = sandbox.run(build_program(problem, code), timeout_s=timeout_s)
+    return (in_process, "in_process") if in_process.passed else (judged, None)
+
+
+def run_candidates(sandbox: Sandbox, problem: Problem, codes: list[str | None], timeout_s: float,
+                   mode: str = "judge") -> list[SandboxResult | None]:
     """Sandbox results in sample order, run in parallel; None where the reply had no code."""
-    programs = [build_program(problem, code) for code in codes if code is not None]
+    present = [code for code in codes if code is not None]
     limits = Limits(cpu_seconds=max(Limits().cpu_seconds, math.ceil(timeout_s) + 1))
-    results = iter(sandbox.run_many(programs, timeout_s=timeout_s, limits=limits))
+    if mode == "judge":
+        programs, checks = [build_candidate(problem, code) for code in present], build_check(problem)
+    else:
+        programs, checks = [build_program(problem, code) for code in present], None
+    results = iter(sandbox.run_many(programs, timeout_s=timeout_s, limits=limits, checks=checks))
     return [next(results) if code is not None else None for code in codes]
 
 
@@ -122,13 +141,16 @@ def reply_fields(reply: Reply) -> dict:
 def verdict_fields(problem: Problem, code: str | None, run: SandboxResult | None) -> dict:
     if run is None:
         return {"verdict": "no_code", "detail": f"no Python code defining {problem.entry_point} in the reply",
-                "stderr_tail": "", "run_s": None}
+                "stderr_tail": "", "run_s": None, "isolation": None}
     detail = run.detail
-    if run.verdict in ("failed", "error"):
-        line = failing_line(build_program(problem, code), run.stderr_tail)
+    if run.verdict in ("failed", "error", "unencodable", "killed"):
+        line = run.failing_line if run.isolation == "judge" else failing_line(build_program(problem, code), run.stderr_tail)
         detail = f"{detail} at `{line}`" if line else detail
-    return {"verdict": run.verdict, "detail": printable(detail)[:DETAIL_CHARS], "stderr_tail": run.stderr_tail,
-            "run_s": run.duration_s}
+    stderr = run.stderr_tail
+    if run.judge_stderr_tail:  # the test's own traceback, from the judge
+        stderr = f"{stderr}--- test (judge) ---\n{run.judge_stderr_tail}"
+    return {"verdict": run.verdict, "detail": printable(detail)[:DETAIL_CHARS], "stderr_tail": stderr,
+            "run_s": run.duration_s, "isolation": run.isolation}
 
 
 def failing_line(program: str, stderr_tail: str) -> str | None:

@@ -3,11 +3,14 @@
 One sample per drawn completion, as the suite records it::
 
     {"task_id", "sample": int | None, "dataset", "samples_per_problem", "temperature", "isolation",
-     "isolation_notes", "seed", "reply", "finish_reason", "code", "verdict", "detail", "stderr_tail",
-     "run_s", "timeout_s", "latency_s", "usage", "error", "problem_duration_s"}
+     "protections", "protection_notes", "seed", "reply", "finish_reason", "code", "verdict", "detail",
+     "stderr_tail", "run_s", "timeout_s", "latency_s", "usage", "error", "problem_duration_s"}
 
-``verdict`` is one of :data:`VERDICTS` (the sandbox's five, plus ``no_code`` when the reply held no
-code). A harness error (the request failed, or the problem's canonical solution failed in the
+``verdict`` is one of :data:`VERDICTS` (the sandbox's six, plus ``no_code`` when the reply held no
+code). ``isolation`` says how the verdict was reached: ``judge`` (the tests ran in the sandbox's
+judge process) or ``in_process`` (the problem's tests cannot be served through the judge, so they
+ran in the candidate's own process, the weaker way); ``protections`` lists the sandbox's
+protections in force and ``protection_notes`` what is missing and why. A harness error (the request failed, or the problem's canonical solution failed in the
 sandbox) is recorded with ``verdict`` None and an ``error``; such a problem is left out of pass@k,
 of the verdict counts, of latency and of decode rate, and counted in ``harness_errors``.
 
@@ -19,6 +22,7 @@ Rows, in this order (the first ones are the terminal's headline):
 * ``verdict_<kind>`` for every kind of :data:`VERDICTS`, zeros included (unit ``count``, over samples;
   timeouts are their own kind, never counted as failures);
 * ``harness_errors``: problems that could not be scored (unit ``count``);
+* ``verdicts_in_process``: scored samples whose verdict was reached in process (unit ``count``);
 * ``latency_p50``, ``latency_p95``, ``latency_mean``: generation latency per request in seconds
   (request sent to full reply received; not streamed, so prompt processing is included);
 * ``total_duration``: the problems' wall-clock time summed (canonical check, generation, sandbox);
@@ -28,7 +32,9 @@ Rows, in this order (the first ones are the terminal's headline):
 * ``decode``: usage completion tokens summed over the requests that report them, divided by the
   summed latency of those requests (a lower bound of the pure decode rate). Left out without usage.
 
-Every row carries tags: dataset, samples per problem, temperature, sandbox isolation, problem counts.
+Every row carries tags: dataset, samples per problem, temperature, isolation (``judge``,
+``in_process`` or both), the sandbox's protections (and ``protection_notes`` when some are
+missing), problem counts.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from collections import Counter
 from pytest_mlxbench.suites.code_accuracy.extraction import mean_pass_at_k
 from pytest_mlxbench.suites.rows import decode_rows, is_number, latency_rows, result_row
 
-VERDICTS = ("passed", "failed", "error", "timeout", "killed", "no_code")
+VERDICTS = ("passed", "failed", "error", "timeout", "killed", "unencodable", "no_code")
 PASS_AT_K = (1, 10, 100)
 LATENCY_PERCENTILES = (50, 95)
 ESTIMATOR = "unbiased 1 - C(n-c,k)/C(n,k) per problem (Chen et al. 2021), mean over problems"
@@ -56,6 +62,8 @@ def bench_summarize(samples: list[dict]) -> list[dict]:
         *pass_at_k_rows(scored, {**tags, **missing_duration_tags(untimed, len(problems))}, duration),
         *verdict_rows(scored_samples, tags),
         result_row("harness_errors", "errors", len(problems) - len(scored), "count", tags),
+        result_row("verdicts_in_process", "verdicts", sum(s.get("isolation") == "in_process" for s in scored_samples),
+                   "count", tags),
         *latency_rows(scored_samples, LATENCY_PERCENTILES, tags, mean=True),
         *([result_row("total_duration", "duration", total_s, "seconds", tags, **duration)] if duration else []),
         *decode_rows(scored_samples, tags),
@@ -79,12 +87,13 @@ def common_tags(samples: list[dict], problems: int, scored: int) -> dict[str, st
         "samples_per_problem": _distinct(sample.get("samples_per_problem") for sample in samples) or "unknown",
         "temperature": _distinct(sample.get("temperature") for sample in samples) or "unknown",
         "isolation": _distinct(sample.get("isolation") for sample in samples) or "unknown",
+        "protections": _distinct(sample.get("protections") for sample in samples) or "unknown",
         "problems": str(problems),
         "scored_problems": str(scored),
     }
-    notes = _distinct(sample.get("isolation_notes") for sample in samples)
+    notes = _distinct(sample.get("protection_notes") for sample in samples)
     if notes:
-        tags["isolation_notes"] = notes
+        tags["protection_notes"] = notes
     return tags
 
 
