@@ -4,14 +4,16 @@ execve'd child holding inherited descriptors, rigged ``__eq__``, early exits wit
 writes to the judge, reading the test's expected values from memory). Every one must end as
 failed/error (or its own kind), and the canonical solution right after it must still pass.
 
-The attacks live in ``support/sandbox_attacks.py``, shared with the non-root run."""
+The attacks live in ``support/sandbox_attacks.py`` (run by ``support/sandbox_attack_run.py``), shared
+with the non-root run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from support.sandbox_attacks import ATTACKS, MARKER, TEST, Fixtures, forging, run_attack
+from support.sandbox_attack_run import Fixtures, run_attack
+from support.sandbox_attacks import ATTACKS, MARKER, TEST, forging
 
 from pytest_mlxbench.sandbox import Check, Sandbox
 

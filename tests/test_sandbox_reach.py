@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from support.sandbox_attacks import ATTACKS, CANONICAL, MEMORY_LIMIT, TEST, Fixtures, run_attack
+from support.sandbox_attack_run import Fixtures, run_attack
+from support.sandbox_attacks import ATTACKS, CANONICAL, MEMORY_LIMIT, TEST
 
 from pytest_mlxbench.sandbox import Check, Sandbox
 from pytest_mlxbench.sandbox.janitor import remove_tree

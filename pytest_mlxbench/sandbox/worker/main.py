@@ -35,6 +35,8 @@ def main(config: dict) -> None:
     libc = confine.Libc() if linux else None
     notes: list[str] = []
     namespaces = linux and _enter_namespaces(libc, config, notes)
+    if not namespaces and config["uids"]["candidate"] is not None:
+        _require_reachable_stdlib()
     if namespaces:
         _become_namespace_init(config)
         libc.prctl(confine.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -89,6 +91,19 @@ def _enter_namespaces(libc: confine.Libc, config: dict, notes: list[str]) -> boo
         _write_file("/proc/self/uid_map", f"{real_uid} {real_uid} 1")
         _write_file("/proc/self/gid_map", f"{real_gid} {real_gid} 1")
     return True
+
+
+def _require_reachable_stdlib() -> None:
+    """Without a mount namespace the sandbox uids see the real filesystem: they must be able to
+    read the interpreter's standard library (a pyenv under /root, say, they cannot)."""
+    import sysconfig
+
+    path = sysconfig.get_path("stdlib")
+    while path != os.path.dirname(path):
+        if not os.stat(path).st_mode & 0o001:
+            raise SystemExit(f"the sandbox uid cannot reach the standard library under {path} and no mount "
+                             "namespace is available to show it: use a Python installed in a world-readable place")
+        path = os.path.dirname(path)
 
 
 def _write_file(path: str, text: str) -> None:

@@ -138,9 +138,9 @@ class Zygote:
         watch.add_signal(judge.channel.fileno())
         watch.add_process(candidate.pid, ends_job=False)
         watch.add_process(judge.pid, ends_job=True)
-        stop = watch.wait(started + job["timeout_s"], on_exit=lambda pid: self._sweep(pid, spare=(judge.pid,)))
+        stop = watch.wait(started + job["timeout_s"], on_exit=self._sweep)
         duration = time.monotonic() - started
-        candidate_status = self._stop(candidate.pid, watch, spare=(judge.pid,), slot=candidate.slot)
+        candidate_status = self._stop(candidate.pid, watch, slot=candidate.slot)
         judge_status = self._judge_after(judge, stop, watch)
         watch.drain()
         return {"mode": "judge", "stop": stop, "duration_s": round(duration, 6), "candidate": candidate_status,
@@ -196,20 +196,21 @@ class Zygote:
 
     # --------------------------------------------------------------------- ending processes
 
-    def _sweep(self, pid: int, spare: tuple[int, ...] = ()) -> None:
+    def _sweep(self, pid: int) -> None:
         """End whatever the candidate left behind. With a PID namespace of its own, everything
-        died with it; otherwise find its processes (group, uid, descendants)."""
+        died with it; otherwise find its processes (group, uid, descendants but ours)."""
         if self._layout["pid_ns_fd"] is None:
-            kill_tree(pid, self._config["uids"]["candidate"], spare)
+            ours = [process.pid for process in (self._judge, self._candidate) if process is not None]
+            kill_tree(pid, self._config["uids"]["candidate"], spare=(*ours, *self._dying))
 
-    def _stop(self, pid: int, watch: Watch, spare: tuple[int, ...] = (), slot: int | None = None) -> dict:
+    def _stop(self, pid: int, watch: Watch, slot: int | None = None) -> dict:
         """SIGKILL the process and what it left behind; report how it ended. One that ended on
         its own is reaped now. One we killed is left to die (tearing down its namespaces takes a
         while) and reaped later: before its cgroup is used again, or whenever we pass by."""
         exited_before = watch.has_exited(pid)
         signal_quietly(-pid)  # its process group (the judge's, or the candidate's without a namespace)
         signal_quietly(pid)
-        self._sweep(pid, spare)
+        self._sweep(pid)
         if not exited_before:
             self._dying[pid] = slot
             return {"exited_before": False, "exit_code": None, "signal": None, "cpu_s": None}
@@ -222,8 +223,12 @@ class Zygote:
     def _reap(self, slot: int) -> None:
         """Reap the dying; wait for those still in cgroup ``slot``, which is about to be reused."""
         for pid, their_slot in list(self._dying.items()):
-            if os.waitpid(pid, 0 if their_slot == slot else os.WNOHANG)[0]:
-                del self._dying[pid]
+            try:
+                if not os.waitpid(pid, 0 if their_slot == slot else os.WNOHANG)[0]:
+                    continue
+            except ChildProcessError:
+                pass  # reaped already
+            del self._dying[pid]
         if self._layout["pid_namespace"] and os.getpid() == 1:
             reap_all(except_=set(self._dying))  # orphans reparented to us, the namespace's init
 
