@@ -74,7 +74,8 @@ MODES = {"nobody": (NOBODY, "namespaces"), "nobody, no namespaces": (NOBODY, "no
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
                     reason="dropping to another uid needs root (and these modes are Linux's)")
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", [pytest.param(mode, marks=[pytest.mark.slow] if "no namespaces" in mode else [])
+                                  for mode in MODES])
 def test_a_degraded_mode_contains_every_attack_it_has_the_protection_for(copy_for_nobody, mode):
     uid, namespaces = MODES[mode]
     python = interpreter_for_nobody()

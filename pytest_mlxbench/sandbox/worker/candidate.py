@@ -26,7 +26,7 @@ import codec
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_RESOURCE, EXIT_SETUP = 0, 1, 2, 3, 125
 _IN_FD, _OUT_FD = 3, 4
 _RESOURCE_ERRNOS = (errno.EFBIG, errno.ENOSPC, errno.EDQUOT)
-_WORKER_MODULES = ("codec", "confine", "candidate", "judge", "rootfs", "zygote", "control", "cgroups", "__worker__")
+_WORKER_MODULES = ("codec", "confine", "candidate", "judge", "rootfs", "zygote", "spares", "watch", "cgroup", "main")
 
 
 def serve(source: str, message_bytes: int, _read=codec.read_frame, _write=codec.write_frame) -> None:

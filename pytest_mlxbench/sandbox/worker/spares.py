@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 
@@ -51,12 +52,14 @@ class Spare:
             return False
 
 
-def _fork(run_child) -> Spare:
+def _fork(libc, run_child) -> Spare:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
         ours.close()
         try:
+            if libc is not None:
+                libc.prctl(confine.PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the zygote
             run_child(theirs)
         except BaseException:  # noqa: BLE001 - never run anything half-confined
             setup_failed()
@@ -105,7 +108,7 @@ def fork_judge(libc, uid: int | None, user_namespace: bool, nproc_base: int, sec
             os.closerange(3, 7)
             channel.sendall(b"done\n")
 
-    return _fork(child)
+    return _fork(libc, child)
 
 
 def _flush() -> None:
@@ -125,7 +128,7 @@ def fork_candidate(libc, layout: dict, config: dict, procs: list[int]) -> Spare:
     if own_namespace:
         libc.unshare(confine.CLONE_NEWPID)  # the next child is PID 1 of a namespace of its own
     try:
-        return _fork(lambda channel: _candidate_child(channel, libc, layout, config, procs))
+        return _fork(libc, lambda channel: _candidate_child(channel, libc, layout, config, procs))
     finally:
         if own_namespace:
             libc.setns(layout["pid_ns_fd"], confine.CLONE_NEWPID)
