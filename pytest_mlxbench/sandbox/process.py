@@ -160,7 +160,7 @@ class WorkerProcess:
                 if reply is None and self._control is None:
                     return None, bytes(result)
                 if reply is not None:
-                    deadline = min(deadline, time.monotonic() + 2.0)  # the judge is dead: its pipe ends now
+                    deadline = min(deadline, time.monotonic() + 2.0)  # the judge is done: its result pipe ends now
             if result_open and result_r in ready_r:
                 chunk = os.read(result_r, 1 << 20)
                 result += chunk

@@ -242,6 +242,15 @@ def read_frame(fd: int, max_bytes: int, deadline: float | None = None) -> bytes:
     return _read_exactly(fd, length, deadline)
 
 
+def read_to_end(fd: int) -> bytes:
+    """Everything until the writer closes its end; closes ``fd``."""
+    chunks = []
+    while chunk := _os_read(fd, 1 << 20):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
 def _read_exactly(fd: int, count: int, deadline: float | None) -> bytes:
     chunks = bytearray()
     while len(chunks) < count:

@@ -97,8 +97,9 @@ def ignore_signals() -> None:
 
 
 def restore_signals() -> None:
-    for number in (*IGNORED_SIGNALS, signal.SIGPIPE):
-        signal.signal(number, signal.SIG_DFL)
+    """Python's own defaults again (SIGPIPE stays ignored: a write to a closed pipe raises)."""
+    for number in IGNORED_SIGNALS:
+        signal.signal(number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL)
 
 
 def apply_limits(cpu_seconds: int | None, address_space: int | None, nproc: int | None,

@@ -20,7 +20,6 @@ the duration of the last call.
 from __future__ import annotations
 
 import builtins
-import os
 import sys
 import time
 
@@ -151,7 +150,7 @@ class Proxy:
 
 def run_job() -> None:
     """Read the check, run it against the candidate, write the result to the parent."""
-    check = codec.decode(_read_all(_CHECK_FD))
+    check = codec.decode(codec.read_to_end(_CHECK_FD))
     channel = Channel(int(check["message_bytes"]))
     outputs: list = []
     sources = {"<context>": check.get("context") or "", "<test>": check["test"]}
@@ -224,14 +223,6 @@ def _print_traceback(exc: BaseException, sources: dict[str, str]) -> None:
     finally:
         for name in sources:
             linecache.cache.pop(name, None)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks)
 
 
 def _report(result: dict) -> None:

@@ -17,6 +17,7 @@ import sys
 
 import candidate
 import cgroup
+import codec
 import confine
 import judge
 
@@ -160,19 +161,11 @@ def _candidate_child(channel: socket.socket, libc, layout: dict, config: dict, p
     confine.drop_privileges(libc, uid, layout["user_namespace"])
     if layout["seccomp"] is not None:
         libc.load_seccomp(layout["seccomp"])
-    source = _read_all(source_fd).decode("utf-8", "replace")
+    source = codec.read_to_end(source_fd).decode("utf-8", "replace")
     confine.install_fds(installed)
     if job["mode"] == "judge":
         candidate.serve(source, job["message_bytes"])
     candidate.run_in_process(source)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks)
 
 
 def setup_failed() -> None:
