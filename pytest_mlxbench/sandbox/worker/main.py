@@ -84,7 +84,8 @@ def _enter_namespaces(libc: confine.Libc, config: dict, notes: list[str]) -> boo
         libc.unshare(flags | (confine.CLONE_NEWUSER if rootless else 0))
     except OSError as exc:
         notes.append(f"no namespaces ({exc.strerror}): network NOT isolated, no PID namespace, no filesystem "
-                     "allow-list, no per-candidate IPC namespace or disk limit")
+                     "allow-list (other processes of the candidates' uid stay reachable through /proc), no "
+                     "per-candidate IPC namespace or disk limit")
         return False
     if rootless:
         _write_file("/proc/self/setgroups", "deny")

@@ -34,6 +34,7 @@ class Zygote:
         self._control = socket.socket(fileno=config["control_fd"])
         self._buffer = b""
         self._sequence = 0
+        self._next_slot = 0
         self._candidate: spares.Spare | None = None
         self._judge: spares.Spare | None = None
         self._dying: dict[int, int] = {}  # killed, not yet reaped: pid -> cgroup slot
@@ -59,11 +60,13 @@ class Zygote:
     def _send(self, message: dict) -> None:
         self._control.sendall((json.dumps(message) + "\n").encode())
 
-    def _prepare_spares(self) -> None:
+    def _prepare_spares(self, slot: int | None = None) -> None:
         """The next candidate and judge, set up while the current job runs (see ``spares``). The
-        spare candidate joins the cgroup the current candidate is not in."""
+        spare candidate joins the cgroup the current candidate is not in (or ``slot``, when it
+        replaces a spare that died)."""
         if self._candidate is None:
-            slot = self._sequence % len(self._cgroups)
+            if slot is None:
+                slot, self._next_slot = self._next_slot, (self._next_slot + 1) % len(self._cgroups)
             procs = self._cgroups[slot].procs_fds()
             try:
                 self._candidate = spares.fork_candidate(self._libc, self._layout, self._config, procs)
@@ -85,7 +88,7 @@ class Zygote:
                     self._candidate = None
                 return process
             self._retire(which)
-            self._prepare_spares()
+            self._prepare_spares(slot=process.slot)
         raise OSError(0, f"no {which} process could be started")
 
     def _retire(self, which: str) -> None:
