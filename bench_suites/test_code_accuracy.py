@@ -20,7 +20,7 @@ Per problem:
    process: model output is hostile input. Verdicts are decided outside the candidate's process.
 
 Outcomes: a problem with at least one passing sample passes. Otherwise it is a wrong answer (xfail,
-exit code 0) whose kind is the verdict of its first sample (failed, error, timeout, killed or
+exit code 0) whose kind is the verdict of its first sample (failed, error, timeout, killed, unencodable or
 no_code). A failed request or a canonical solution that fails is a real failure. Every sample goes
 to the sample log first; ``scorers.code_summary.bench_summarize`` turns the log into the rows.
 """
