@@ -91,8 +91,9 @@ def _standalone_letter(reply: str, letters: str) -> str | None:
     return match.group(1) if match else None
 
 
-def extract_letter(reply: str, question: Question) -> tuple[str | None, str | None]:
-    """``(letter, method)`` read from the reply; ``(None, None)`` when none is found."""
+def extract_letter(reply: str, question: Question, methods: tuple[str, ...] = METHODS) -> tuple[str | None, str | None]:
+    """``(letter, method)`` read from the reply by the first of ``methods`` that finds one (lm-eval's
+    own steps alone: ``METHODS[:3]``); ``(None, None)`` when none does."""
     letters = question.letters
     steps = (
         ("answer_line", lambda: _answer_line(reply, letters)),
@@ -101,6 +102,8 @@ def extract_letter(reply: str, question: Question) -> tuple[str | None, str | No
         ("standalone_letter", lambda: _standalone_letter(reply, letters)),
     )
     for method, step in steps:
+        if method not in methods:
+            continue
         letter = step()
         if letter:
             return letter, method

@@ -3,7 +3,7 @@
 ``extract_answer`` takes the model's final answer for math-verify: whichever comes last in the
 reply of the last ``\\boxed{...}`` / ``\\fbox{...}`` (braces matched, so nested braces stay whole)
 and the last "final answer is X" statement (X up to "I hope it is correct", the end of the line or
-a final period; ``$`` delimiters and a ``\\boxed{}`` around X removed).
+final periods; ``$`` delimiters and a ``\\boxed{}`` around X removed).
 
 The second metric is lm-eval's ``minerva_math`` exact match (lm-eval 0.4.13): the text between
 ``Final Answer: The final answer is`` and ``. I hope it is correct.`` (``[invalidanswer]`` when
@@ -80,7 +80,7 @@ def _statement(text: str) -> tuple[int, str] | None:
         pass
     if last is None:
         return None
-    answer = last.group(1).strip().strip("$").strip()
+    answer = re.sub(r"^[\s$]+|[\s$.]+$", "", last.group(1))
     boxed = last_boxed(answer)
     return last.start(), (boxed if boxed is not None else answer)
 
