@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections import Counter
 
 import pytest
 
 from pytest_mlxbench.measure import percentile
-from pytest_mlxbench.scorers.rows import decode_rows, result_row
+from pytest_mlxbench.suites.rows import decode_rows, result_row
 
-ERROR_CHARS = 300
 LATENCY_PERCENTILES = (50, 95)
 
 
@@ -53,26 +51,19 @@ def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
     return text[:min(positions)] if positions else text
 
 
-def ask(client, request: dict, sample: dict, record_sample) -> Reply:
-    """Send the request and time it. A failed request is a harness error: it is recorded and
-    fails the test (never a model miss)."""
-    from openai import OpenAIError
+def ask(client, endpoint, request: dict, sample: dict, record_sample) -> Reply:
+    """Send the request (``backends.chat.complete``) and cut the reply at its stop sequences. A
+    failed request is a harness error: it is recorded and fails the test (never a model miss)."""
+    from pytest_mlxbench.backends.chat import RequestFailed, complete
 
-    started = time.perf_counter()
     try:
-        response = client.chat.completions.create(**request)
-        problem = None if response.choices else "the server's reply has no choices"
-    except OpenAIError as error:
-        problem = f"{type(error).__name__}: {' '.join(str(error).split())[:ERROR_CHARS]}"
-    latency_s = time.perf_counter() - started
-    if problem is not None:
-        record_sample({**sample, "reply": None, "verdict": None, "error": problem, "latency_s": latency_s,
+        completion = complete(client, endpoint, request)
+    except RequestFailed as error:
+        record_sample({**sample, "reply": None, "verdict": None, "error": str(error), "latency_s": None,
                        "usage": None})
-        pytest.fail(f"request failed (harness error, not a model miss): {problem}", pytrace=False)
-    choice = response.choices[0]
-    text = cut_at_stop(choice.message.content or "", tuple(request.get("stop", ())))
-    usage = response.usage.model_dump(mode="json", exclude_none=True) if response.usage else None
-    return Reply(text, choice.finish_reason, usage, latency_s)
+        pytest.fail(f"request failed (harness error, not a model miss): {error}", pytrace=False)
+    text = cut_at_stop(completion.text, tuple(request.get("stop", ())))
+    return Reply(text, completion.finish_reason, completion.usage, completion.latency_s)
 
 
 def reply_fields(reply: Reply) -> dict:

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import gzip
 import json
-from importlib import resources
 from pathlib import Path
 
 from pytest_mlxbench.errors import BenchInputError
 
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-def shipped_file(package: str, name: str) -> Path:
-    """A data file shipped inside ``package`` (e.g. ``pytest_mlxbench.suites.reasoning.data``)."""
-    return Path(str(resources.files(package).joinpath(name)))
 
 
 def read_text(path: Path, what: str) -> str:

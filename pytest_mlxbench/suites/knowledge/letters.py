@@ -108,3 +108,15 @@ def extract_letter(reply: str, question: Question, methods: tuple[str, ...] = ME
         if letter:
             return letter, method
     return None, None
+
+
+def judge(reply: str, question: Question) -> dict:
+    """The verdict on a reply: ``{"passed", "kind", "detail", "letter", "method"}``."""
+    letter, method = extract_letter(reply, question)
+    expected = question.answer_letter
+    verdict = {"passed": letter == expected, "kind": None, "detail": "", "letter": letter, "method": method}
+    if letter is None:
+        verdict.update(kind="no_answer", detail=f"no option letter in the reply (expected {expected})")
+    elif letter != expected:
+        verdict.update(kind="wrong_choice", detail=f"chose {letter} ({method}), expected {expected}")
+    return verdict

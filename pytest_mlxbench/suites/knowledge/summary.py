@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pytest_mlxbench.scorers.rows import result_row
+from pytest_mlxbench.suites.rows import result_row
 from pytest_mlxbench.suites.answer_checked import (
     accuracy_row,
     common_tags,

@@ -36,6 +36,11 @@ class AnswerChecker:
         self._process: subprocess.Popen | None = None
         self._buffer = b""
 
+    def start(self) -> AnswerChecker:
+        """Start the checker process now (``CheckerUnavailable`` when math-verify or sympy is missing)."""
+        self._ensure_started()
+        return self
+
     def math_verify(self, answer: str, reference: str) -> dict:
         """``{"equivalent": bool, "parsed": [...]}`` by math-verify; ``CheckerTimeout`` past the deadline."""
         return self._call({"op": "math_verify", "answer": answer, "reference": reference})

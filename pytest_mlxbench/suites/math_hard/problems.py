@@ -23,10 +23,11 @@ import re
 from pathlib import Path
 
 from pytest_mlxbench.errors import BenchInputError
+from pytest_mlxbench.suites import shipped_file
 from pytest_mlxbench.suites.math_hard.answers import last_boxed
-from pytest_mlxbench.suites.records import read_json_lines, shipped_file, text_field, unique_ids
+from pytest_mlxbench.suites.records import read_json_lines, text_field, unique_ids
 
-DATA_PACKAGE = "pytest_mlxbench.suites.math_hard.data"
+DATA_PACKAGE = "pytest_mlxbench.suites.math_hard"
 SHIPPED_NAME = "math500_test.jsonl.gz"
 EXEMPLARS_NAME = "minerva_exemplars.json"
 LEVELS = (1, 2, 3, 4, 5)

@@ -74,7 +74,7 @@ def judge(reply: str, reference: str, truncated: bool) -> Verdict:
     if correct["strict-match"]:
         return Verdict(True, None, "", extracted, correct)
     if truncated:
-        kind, detail = "truncated", f"the reply hit the token limit before 'The answer is N.' ({flexible_note})"
+        kind, detail = "truncated", f"the reply hit --max-tokens; strict-match found {strict!r} ({flexible_note})"
     elif strict is None:
         kind, detail = "no_answer", f"no 'The answer is N.' in the reply ({flexible_note})"
     else:

@@ -20,9 +20,10 @@ import json
 from pathlib import Path
 
 from pytest_mlxbench.errors import BenchInputError
-from pytest_mlxbench.suites.records import read_json_lines, shipped_file, text_field, unique_ids
+from pytest_mlxbench.suites import shipped_file
+from pytest_mlxbench.suites.records import read_json_lines, text_field, unique_ids
 
-DATA_PACKAGE = "pytest_mlxbench.suites.reasoning.data"
+DATA_PACKAGE = "pytest_mlxbench.suites.reasoning"
 SHIPPED_NAME = "gsm8k_test.jsonl.gz"
 EXEMPLARS_NAME = "cot_exemplars.json"
 ANSWER_MARK = "####"
