@@ -105,10 +105,11 @@ def test_references_as_answers_score_one_on_every_bundled_set(pytester):
 
 def test_wrong_values_score_zero_as_wrong_answers_not_failures(pytester):
     with StubServer(wrong_answer) as stub:
-        result, out = run_suites(pytester, SUITE_FILES, "--mlx-base-url", stub.base_url, *ALL_LEVELS)
+        result, out = run_suites(pytester, SUITE_FILES, "--mlx-base-url", stub.base_url, *ALL_LEVELS,
+                                 "--bench-limit", "200")
 
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(xfailed=1319 + 500 + 1172)
+    result.assert_outcomes(xfailed=3 * 200, deselected=1319 + 500 + 1172 - 3 * 200)
     envelopes = read_envelopes(out)
     kinds = {"reasoning": "wrong_value", "math-hard": "wrong_value", "knowledge": "wrong_choice"}
     for suite, kind in kinds.items():
@@ -124,14 +125,14 @@ def test_wrong_values_score_zero_as_wrong_answers_not_failures(pytester):
 def test_a_reply_that_hangs_the_checker_is_a_timeout_and_the_run_goes_on(pytester):
     tower = "Final Answer: The final answer is $9^{9^{9^{9}}}$. I hope it is correct.\n\\boxed{9^{9^{9^{9}}}}"
     with StubServer(lambda request: tower) as stub:
-        result, out = run_suites(pytester, ["math-hard"], "--mlx-base-url", stub.base_url, "--bench-limit", "2",
+        result, out = run_suites(pytester, ["math-hard"], "--mlx-base-url", stub.base_url, "--bench-limit", "1",
                                  "--math-check-timeout", "1", "-rx")
 
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(xfailed=2)
+    result.assert_outcomes(xfailed=1, deselected=133)
     result.stdout.fnmatch_lines(["*checker_timeout: the answer check took longer than 1 s*"])
     rows = rows_by_name(read_envelopes(out)["math-hard"])
-    assert rows["failures_checker_timeout"]["value"] == 2
+    assert rows["failures_checker_timeout"]["value"] == 1 and rows["exact_match_minerva"]["value"] == 0.0
 
 
 def test_kinds_for_no_answer_and_truncated_replies(pytester):

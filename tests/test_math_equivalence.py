@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pytest_mlxbench.suites.math_hard.equivalence import AnswerChecker, CheckerTimeout
+from pytest_mlxbench.suites.math_hard.equivalence import AnswerChecker, CheckerTimeout, CheckerUnavailable
 
 EQUIVALENT = [
     # numbers, fractions, decimals
@@ -86,3 +86,16 @@ def test_checks_work_from_a_thread(checker):
     thread.start()
     thread.join(30)
     assert results == [True]
+
+
+def test_a_missing_math_verify_is_one_line_with_the_install_command(tmp_path, monkeypatch):
+    """math-verify is installed here, so a module of that name that fails to import stands in for
+    its absence (a test double: the real package cannot be made missing in this environment)."""
+    shadow = tmp_path / "math_verify"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'math_verify'\")\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    with pytest.raises(CheckerUnavailable) as error:
+        AnswerChecker().start()
+    assert str(error.value) == ("math-hard cannot check answers (No module named 'math_verify'): "
+                                "pip install math-verify 'antlr4-python3-runtime==4.11.0' (pytest-mlxbench's own dependencies)")

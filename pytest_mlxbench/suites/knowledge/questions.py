@@ -18,9 +18,11 @@ Options are re-lettered A, B, C, ... in their order (ARC's numeric labels 1-4 be
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
+import logging
 import string
 from pathlib import Path
 
@@ -142,10 +144,25 @@ def _from_hub(name: str) -> list[Question]:
         raise BenchInputError(f"--knowledge-dataset {name} needs the datasets package (pip install datasets) and "
                               f"the Hugging Face hub; offline, {OFFLINE_HINT}") from None
     try:
-        rows = datasets.load_dataset(repo, config, split="test")
+        with _quiet_hub_retries():
+            rows = datasets.load_dataset(repo, config, split="test")
     except Exception as error:  # noqa: BLE001 - offline, gated, renamed: all end the same way
         reason = " ".join(str(error).split())[:160] or type(error).__name__
         raise BenchInputError(f"--knowledge-dataset {name}: {repo} could not be loaded from the Hugging Face hub "
                               f"({reason}); offline, {OFFLINE_HINT}") from None
     return [question_from_record(dict(row), f"{repo} row {index}", f"{name}_{index}", name)
             for index, row in enumerate(rows)]
+
+
+@contextlib.contextmanager
+def _quiet_hub_retries():
+    """Offline, huggingface_hub logs each retry; the one line that follows says it all."""
+    loggers = [logging.getLogger(name) for name in ("huggingface_hub", "datasets")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

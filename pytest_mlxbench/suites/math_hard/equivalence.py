@@ -19,7 +19,7 @@ import time
 WORKER_MODULE = "pytest_mlxbench.suites.math_hard.checker_worker"
 START_SECONDS = 120.0  # importing sympy on a slow CI machine
 DEFAULT_CHECK_SECONDS = 10.0
-INSTALL_HINT = "pip install 'math-verify[antlr4_11_0]' (or reinstall pytest-mlxbench with its dependencies)"
+INSTALL_HINT = "pip install math-verify 'antlr4-python3-runtime==4.11.0' (pytest-mlxbench's own dependencies)"
 
 
 class CheckerTimeout(Exception):
