@@ -17,13 +17,12 @@ problem. Generation stops at ``"Problem:"``.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
 import re
 from pathlib import Path
 
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.suites import shipped_file
+from pytest_mlxbench.suites.few_shot import exemplars, few_shot_messages
 from pytest_mlxbench.suites.math_hard.answers import last_boxed
 from pytest_mlxbench.suites.records import read_json_lines, text_field, unique_ids
 
@@ -102,20 +101,11 @@ def _level(record: dict, where: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-@functools.cache
-def exemplars() -> tuple[dict, ...]:
-    """The four Minerva exemplars (``problem``, ``solution``) of the prompt."""
-    return tuple(json.loads(shipped_file(DATA_PACKAGE, EXEMPLARS_NAME).read_text(encoding="utf-8")))
-
-
 def user_turn(problem: str) -> str:
     return f"Problem:\n{problem}\n\nSolution:"
 
 
 def chat_messages(problem: Problem) -> list[dict]:
-    messages = []
-    for exemplar in exemplars():
-        messages.append({"role": "user", "content": user_turn(exemplar["problem"])})
-        messages.append({"role": "assistant", "content": exemplar["solution"]})
-    messages.append({"role": "user", "content": user_turn(problem.problem)})
-    return messages
+    """The chat messages for a problem: the four Minerva exemplars as turns, then the problem."""
+    turns = [(user_turn(shot["problem"]), shot["solution"]) for shot in exemplars(DATA_PACKAGE, EXEMPLARS_NAME)]
+    return few_shot_messages(turns, user_turn(problem.problem))

@@ -15,12 +15,11 @@ problem as the last user turn; no system message. Generation stops at ``STOP`` (
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
 from pathlib import Path
 
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.suites import shipped_file
+from pytest_mlxbench.suites.few_shot import exemplars, few_shot_messages
 from pytest_mlxbench.suites.records import read_json_lines, text_field, unique_ids
 
 DATA_PACKAGE = "pytest_mlxbench.suites.reasoning"
@@ -62,22 +61,11 @@ def load_problems(path: Path | None = None) -> list[Problem]:
     return problems
 
 
-@functools.cache
-def exemplars() -> tuple[dict, ...]:
-    """The eight chain-of-thought exemplars (``question``, ``answer``) of the prompt."""
-    return tuple(json.loads(shipped_file(DATA_PACKAGE, EXEMPLARS_NAME).read_text(encoding="utf-8")))
-
-
 def user_turn(question: str) -> str:
     return f"Q: {question}\nA:"
 
 
 def chat_messages(problem: Problem) -> list[dict]:
-    """The chat messages for a problem: the exemplars as turns, then the problem."""
-    messages = []
-    for exemplar in exemplars():
-        messages.append({"role": "user", "content": user_turn(exemplar["question"])})
-        messages.append({"role": "assistant", "content": exemplar["answer"]})
-    messages.append({"role": "user", "content": user_turn(problem.question)})
-    return messages
-
+    """The chat messages for a problem: the eight exemplars as turns, then the problem."""
+    turns = [(user_turn(shot["question"]), shot["answer"]) for shot in exemplars(DATA_PACKAGE, EXEMPLARS_NAME)]
+    return few_shot_messages(turns, user_turn(problem.question))
