@@ -5,7 +5,7 @@ its options lettered ``A.``, ``B.``, ... (no system message, zero-shot).
 
 The letter is read as lm-eval's ``multi_choice_regex`` filter reads generative multiple-choice
 replies (its flexible-extract for MMLU, lm-eval 0.4.13), with ``group_select=-1`` (the last
-match), ``ignore_case`` and ``ignore_punctuation``, and ``ANSWER_LINE`` as its regex:
+match), ``ignore_case`` and ``ignore_punctuation``, and ``answer_line_pattern`` as its regex:
 
 1. ``answer_line``: the last ``Answer: X`` (any case for "answer", optional ``**`` and
    parentheses) whose X is one of the question's letters;
