@@ -69,10 +69,11 @@ def samples_of(out: Path, suite: str) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
+HEADLINES = {"reasoning": "exact_match_strict-match", "math-hard": "accuracy_math_verify", "knowledge": "accuracy_overall"}
+
+
 def headline(rows: dict, suite: str) -> float:
-    name = {"reasoning": "exact_match_strict-match", "math-hard": "accuracy_math_verify",
-            "knowledge": "accuracy_overall"}[suite]
-    return rows[name]["value"]
+    return rows[HEADLINES[suite]]["value"]
 
 
 def test_references_as_answers_score_one_on_every_bundled_set(pytester):
@@ -87,6 +88,7 @@ def test_references_as_answers_score_one_on_every_bundled_set(pytester):
         assert headline(rows, suite) == 1.0, suite
         assert rows["errors"]["value"] == 0
         assert rows["decode"]["decode_tokens_per_second"] > 0 and rows["latency_p50"]["duration_seconds"] > 0
+        assert rows["decode"]["duration_seconds"] == pytest.approx(rows[HEADLINES[suite]]["duration_seconds"])
     reasoning = rows_by_name(envelopes["reasoning"])
     assert reasoning["exact_match_flexible-extract"]["value"] == 1.0
     assert reasoning["exact_match_strict-match"]["tags"]["judged"] == "1319"
@@ -147,6 +149,21 @@ def test_kinds_for_no_answer_and_truncated_replies(pytester):
         assert (rows["failures_truncated"]["value"], rows["failures_no_answer"]["value"]) == (1, 1), suite
     knowledge = rows_by_name(envelopes["knowledge"])
     assert knowledge["unanswered"]["value"] == 1.0 and knowledge["failures_no_answer"]["value"] == 2
+
+
+def test_a_server_error_fails_its_test_and_is_counted_apart_from_the_answers(pytester):
+    statuses = iter([500, "The answer is 3."])
+    with StubServer(lambda request: next(statuses)) as stub:
+        result, out = run_suites(pytester, ["reasoning"], "--mlx-base-url", stub.base_url, "--bench-limit", "2")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(failed=1, passed=1, deselected=1317)
+    result.stdout.fnmatch_lines(["*request failed (harness error, not a model miss): *500*"])
+    envelope = read_envelopes(out)["reasoning"]
+    rows = rows_by_name(envelope)
+    assert rows["errors"]["value"] == 1 and rows["exact_match_strict-match"]["tags"]["judged"] == "1"
+    assert rows["exact_match_strict-match"]["value"] == 1.0  # gsm8k_1 is answered right
+    assert any("harness error" in line for line in envelope["errors"])
 
 
 def test_user_files_keyword_selection_and_per_subject_rows(pytester, tmp_path):

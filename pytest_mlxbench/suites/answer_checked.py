@@ -85,9 +85,12 @@ def common_tags(samples: list[dict], scored: list[dict]) -> dict[str, str]:
 
 
 def accuracy_row(name: str, cases: list[dict], passed, tags: dict, metric: str = "accuracy") -> dict:
-    """``passed(sample) -> bool`` over ``cases``: a ratio row with ``judged`` and ``passed`` tags."""
+    """``passed(sample) -> bool`` over ``cases``: a ratio row with ``judged`` and ``passed`` tags, and
+    the cases' summed request time as ``duration_seconds``."""
     count = sum(1 for sample in cases if passed(sample))
-    return result_row(name, metric, count / len(cases), "ratio", {**tags, "judged": len(cases), "passed": count})
+    seconds = sum(sample["latency_s"] for sample in cases if isinstance(sample.get("latency_s"), (int, float)))
+    return result_row(name, metric, count / len(cases), "ratio", {**tags, "judged": len(cases), "passed": count},
+                      duration_seconds=seconds)
 
 
 def per_subject_rows(scored: list[dict], passed, tags: dict, key: str = "subject", prefix: str = "accuracy") -> list[dict]:

@@ -7,7 +7,8 @@ through the real ``openai`` client and the plugin's ``--mlx-base-url`` path::
     with StubServer(lambda request: "The answer is 4.") as stub:
         run pytest ... --mlx-base-url stub.base_url
 
-``reply(request) -> str | (str, finish_reason)`` gets the request body as a dict. ``GET /models``
+``reply(request) -> str | (str, finish_reason) | int`` gets the request body as a dict; an int is an
+HTTP error status to answer with (a server fault). ``GET /models``
 lists one model. Usage is reported with word counts as token counts. Runs on a free loopback
 port in a daemon thread; ``requests`` keeps every chat request received.
 """
@@ -20,7 +21,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-Reply = Callable[[dict], "str | tuple[str, str]"]
+Reply = Callable[[dict], "str | tuple[str, str] | int"]
 
 
 class StubServer:
@@ -45,13 +46,15 @@ class StubServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def completion(self, request: dict) -> dict:
+    def completion(self, request: dict) -> tuple[int, dict]:
         self.requests.append(request)
         answer = self.reply(request)
+        if isinstance(answer, int):
+            return answer, {"error": {"message": f"stub server error {answer}", "type": "server_error"}}
         text, finish_reason = (answer, "stop") if isinstance(answer, str) else answer
         prompt_words = sum(len(str(message.get("content", "")).split()) for message in request.get("messages", []))
         completion_words = len(text.split())
-        return {
+        return 200, {
             "id": f"chatcmpl-stub-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
             "model": self.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
@@ -71,7 +74,7 @@ def _handler_for(stub: StubServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             if self.path.rstrip("/").endswith("/chat/completions"):
-                self._send(200, stub.completion(body))
+                self._send(*stub.completion(body))
             else:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
 
