@@ -76,6 +76,7 @@ def headline(rows: dict, suite: str) -> float:
     return rows[HEADLINES[suite]]["value"]
 
 
+@pytest.mark.slow  # every bundled case, ~25 s
 def test_references_as_answers_score_one_on_every_bundled_set(pytester):
     with StubServer(right_answer) as stub:
         result, out = run_suites(pytester, SUITE_FILES, "--mlx-base-url", stub.base_url, *ALL_LEVELS)
@@ -105,6 +106,7 @@ def test_references_as_answers_score_one_on_every_bundled_set(pytester):
     assert sample["verdict"]["passed"] is True
 
 
+@pytest.mark.slow
 def test_wrong_values_score_zero_as_wrong_answers_not_failures(pytester):
     with StubServer(wrong_answer) as stub:
         result, out = run_suites(pytester, SUITE_FILES, "--mlx-base-url", stub.base_url, *ALL_LEVELS,
