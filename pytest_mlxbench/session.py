@@ -44,6 +44,7 @@ class SuiteRecord:
     backends: set[str] = field(default_factory=set)
     seen_nodeids: set[str] = field(default_factory=set)
     memory: list[dict] = field(default_factory=list)  # one window per item (records.ProcessContext)
+    retries: list[str] = field(default_factory=list)  # why each request sent again was (backends.chat)
 
     @property
     def samples(self) -> list[dict]:
@@ -127,6 +128,7 @@ class BenchSession:
             self.note(text)
         if context.get("memory"):
             record.memory.append(context["memory"])
+        record.retries.extend(context.get("retries") or ())
 
     def note(self, message: str) -> None:
         if message not in self.session_notes:
@@ -158,7 +160,8 @@ class BenchSession:
             "system": copy.deepcopy(system),
             "results": rows,
             "memory_snapshots": snapshots,
-            "errors": [*self.session_notes, *git_notes, *memory_notes, *record.errors, *summary_errors],
+            "errors": [*self.session_notes, *git_notes, *memory_notes, *record.errors, *summary_errors,
+                       *_retries_notes(record.retries)],
         }
         for key in ("revision", "quantization"):
             if model.get(key):
@@ -216,6 +219,12 @@ class BenchSession:
 
 def _has_data(record: SuiteRecord) -> bool:
     return bool(record.rows or record.samples or record.errors)
+
+
+def _retries_notes(reasons: list[str]) -> list[str]:
+    from .backends.chat import retries_note
+
+    return [retries_note(reasons)] if reasons else []
 
 
 def _detect_system(runner: str | None, hook) -> dict:
