@@ -59,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True, specname="pytest_configure")
-def quiet_pytest_benchmark(config: pytest.Config) -> None:
+def pytest_configure_quiet_benchmark(config: pytest.Config) -> None:
     """pytest-benchmark's table only when asked for (any --benchmark-* option): the mlxbench
     section is the run's summary. Set before pytest-benchmark reads it in its pytest_configure."""
     if hasattr(config.option, "benchmark_quiet") and not wants_benchmark_output(config):
