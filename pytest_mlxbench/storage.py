@@ -4,6 +4,8 @@ fallback directory when the output directory fails at the end), and reading enve
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import re
@@ -40,8 +42,20 @@ FALLBACK_PREFIX = "mlxbench-unsaved-"
 
 
 def probe_directory(directory: Path, option: str = "--bench-out") -> None:
-    """Create the directory and write a probe file in it (removed again), so a directory that
-    cannot hold the results is one line before anything runs, not a lost run at its end."""
+    """Create the directory and write a probe file in it, so a directory that cannot hold the
+    results is one line before anything runs, not a lost run at its end. What the probe created
+    is removed again: a run that writes nothing leaves nothing, and pytest-xdist workers, which
+    take rootdir hints from existing paths on the command line, see what the controller saw."""
+    missing = list(itertools.takewhile(lambda path: not path.exists(), (directory, *directory.parents)))
+    try:
+        _make_and_probe(directory, option)
+    finally:
+        for path in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
+def _make_and_probe(directory: Path, option: str) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError:

@@ -71,6 +71,14 @@ def test_a_file_where_the_directory_should_be(pytester, suite):
                                   "give a directory (it is created if missing)")
 
 
+def test_under_xdist_the_controller_finds_it_before_any_worker_runs_a_test(pytester, suite):
+    (pytester.path / "results").write_text("not a directory")
+    result = run(pytester, "--bench-out", "results", "-n", "2")
+    assert_nothing_ran(result, suite)
+    assert_one_error_line(result, f"--bench-out {pytester.path / 'results'} is a file, not a directory: "
+                                  "give a directory (it is created if missing)")
+
+
 def test_a_missing_parent_that_cannot_be_created_because_it_is_a_file(pytester, suite):
     (pytester.path / "runs").write_text("a file")
     result = run(pytester, "--bench-out", "runs/today/results")
@@ -97,11 +105,16 @@ def test_a_full_disk(pytester, suite):
                                   "free space, fix its permissions or give another directory")
 
 
-def test_a_run_that_selects_no_suite_test_leaves_no_output_directory(pytester):
-    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
-    result = run(pytester)
-    assert result.ret == pytest.ExitCode.OK
-    assert not (pytester.path / "bench-results").exists()
+def test_the_check_leaves_nothing_behind_when_nothing_is_written(pytester):
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n", test_empty_suite="""
+        import pytest_mlxbench
+        pytestmark = pytest_mlxbench.suite("ttft")
+        def test_records_nothing():
+            pass
+    """)
+    result = run(pytester, "--bench-out", "runs/today")
+    result.assert_outcomes(passed=2)
+    assert not (pytester.path / "runs").exists()
 
 
 # ---------------------------------------------------------------- the disk fills during the run
