@@ -258,10 +258,11 @@ def _write_files(suite: BuiltSuite, directory: Path) -> None:
     """The suite's envelope (``*.invalid.json`` when it breaks the contract) and sample log, each
     written once: after a failure, only what is missing goes to the next directory."""
     directory.mkdir(parents=True, exist_ok=True)
-    if suite.path is None:
-        stem, suffix = storage.envelope_stem(suite.envelope), ".invalid.json" if suite.problems else ".json"
-        suite.path = storage.write_lines(directory, stem, suffix, [suite.envelope]) if suite.problems \
-            else storage.write_envelope(suite.envelope, directory)
+    if suite.path is None and suite.problems:
+        suite.path = storage.write_lines(directory, storage.envelope_stem(suite.envelope), ".invalid.json",
+                                         [suite.envelope])
+    elif suite.path is None:
+        suite.path = storage.write_envelope(suite.envelope, directory)
     if suite.samples and suite.samples_path is None:
         stem = suite.path.name.removesuffix(".json").removesuffix(".invalid")
         suite.samples_path = storage.write_lines(directory, stem, ".samples.jsonl", suite.samples)

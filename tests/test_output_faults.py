@@ -131,7 +131,8 @@ def test_a_disk_that_fills_during_the_run_keeps_the_envelopes_in_a_named_directo
     assert result.ret == pytest.ExitCode.TESTS_FAILED and suite.exists()
     assert "Traceback" not in "\n".join(result.outlines + result.errlines)
     [fallback] = spare.glob("mlxbench-unsaved-*")
-    failure = f"could not write to --bench-out {out} (No space left on device); what it could not take is in {fallback} instead"
+    failure = (f"could not write to --bench-out {out} (No space left on device); "
+               f"what it could not take is in {fallback} instead")
     assert failure in result.outlines
     envelope = read_envelopes(fallback)["throughput"]
     assert [row["name"] for row in envelope["results"]] == ["decode_128"]
@@ -175,7 +176,8 @@ def test_with_no_directory_left_the_envelopes_are_printed_as_json(pytester, suit
 def test_written_files_follow_the_umask(tmp_path, umask, mode):
     previous = os.umask(umask)
     try:
-        paths = [storage.write_envelope({"suite": "ttft"}, tmp_path), storage.write_lines(tmp_path, "s", ".jsonl", [{}])]
+        paths = [storage.write_envelope({"suite": "ttft"}, tmp_path),
+                 storage.write_lines(tmp_path, "samples", ".jsonl", [{}])]
     finally:
         os.umask(previous)
     assert {stat.S_IMODE(path.stat().st_mode) for path in paths} == {mode}

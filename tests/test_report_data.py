@@ -55,9 +55,11 @@ def test_the_decode_line_takes_decode_rows_only(envelope):
 
 
 def test_a_row_without_the_field_joins_a_line_by_its_metric_only(envelope):
-    rows = [{"name": "d", "metric": "decode_throughput", "value": 90.0, "unit": "tok/s", "tags": {"prompt_tokens": "64"}},
-            {"name": "t", "metric": "total_throughput", "value": 400.0, "unit": "tok/s", "tags": {"prompt_tokens": "64"}}]
-    assert plots.throughput_lines([envelope("throughput", rows)]) == {"decode": {("tiny-llama-h64", False): [(64, 90.0)]}}
+    tags = {"prompt_tokens": "64"}
+    rows = [{"name": "d", "metric": "decode_throughput", "value": 90.0, "unit": "tok/s", "tags": tags},
+            {"name": "t", "metric": "total_throughput", "value": 400.0, "unit": "tok/s", "tags": tags}]
+    lines = plots.throughput_lines([envelope("throughput", rows)])
+    assert lines == {"decode": {("tiny-llama-h64", False): [(64, 90.0)]}}
 
 
 def test_the_ttft_plot_has_one_unit_per_axis(envelope):

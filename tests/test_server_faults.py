@@ -98,7 +98,8 @@ def fast_backoff(monkeypatch):
 def ask(stub: StubServer):
     endpoint = Endpoint(stub.base_url, api_key="sk-secret-key-0123", model="stub-model")
     with endpoint.client() as client:
-        return chat.complete(client, endpoint, {"model": endpoint.model, "messages": [{"role": "user", "content": "hi"}]})
+        request = {"model": endpoint.model, "messages": [{"role": "user", "content": "hi"}]}
+        return chat.complete(client, endpoint, request)
 
 
 @pytest.mark.parametrize(("fault", "reason"), [

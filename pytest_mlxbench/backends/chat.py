@@ -67,21 +67,22 @@ def complete(client, endpoint, request: dict) -> Completion:
     completion."""
     from openai import OpenAIError
 
-    for retries, delay in enumerate((*RETRY_DELAYS_S, None)):
+    retries = 0
+    while True:
         started = time.perf_counter()
         try:
             raw = client.chat.completions.with_raw_response.create(**request)
         except OpenAIError as error:
             reason = transient_reason(error)
-            if reason is None or delay is None:
+            if reason is None or retries == len(RETRY_DELAYS_S):
                 after = f" (after {retries} retries)" if retries else ""
                 raise _failed(endpoint, failure_text(error) + after) from None
             _count_retry(reason)
-            time.sleep(max(delay, _retry_after_s(error)))
+            time.sleep(max(RETRY_DELAYS_S[retries], _retry_after_s(error)))
+            retries += 1
             continue
         latency_s = time.perf_counter() - started
         return Completion(_chat_completion(raw, endpoint), latency_s, retries)
-    raise AssertionError("unreachable: the last attempt either returns or raises")
 
 
 def _chat_completion(raw, endpoint):

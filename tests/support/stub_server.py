@@ -103,7 +103,8 @@ class StubServer:
         return _json(200, {
             "id": f"chatcmpl-stub-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
             "model": self.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": prompt_words, "completion_tokens": completion_words,
                       "total_tokens": prompt_words + completion_words},
         })
@@ -162,9 +163,10 @@ def _handler_for(stub: StubServer) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(body)
                 self.wfile.flush()
-            if how in (RESET, RESET_MID_BODY):  # linger 0: close() sends RST instead of FIN
+            if how == CLOSE:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            else:  # linger 0: close() sends RST instead of FIN
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.shutdown(socket.SHUT_RDWR) if how == CLOSE else None
             self.connection.close()
 
         def log_message(self, *args) -> None:  # keep test output quiet
