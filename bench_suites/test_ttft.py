@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import pytest_mlxbench
+from pytest_mlxbench.backends.chat import RequestFailed
 from pytest_mlxbench.measure import (
     completion_tokens,
     median,
@@ -52,7 +53,9 @@ def test_ttft(openai_client, mlx_endpoint, mlxbench_settings, ttft_model_path, r
     for index in range(settings.ttft_requests + 1):
         # a prefix unique to the request, so no prompt cache serves one request from another
         messages = [{"role": "user", "content": f"[{run_id}-{index}] {PROMPT}"}]
-        timing = timed_stream(openai_client, messages=messages, **request)
+        timing, failure = _timed(openai_client, mlx_endpoint, messages, request)
+        if failure:  # never sent again: a timing suite does not retry silently
+            pytest.fail(f"request {index} failed (harness error): {failure}", pytrace=False)
         tokens, source = completion_tokens(timing, count_tokens)
         record_sample({"request": index, "cold": index == 0, "ttft_ms": _ms(timing.ttft_s),
                        "total_s": timing.total_s, "completion_tokens": tokens, "token_count_source": source,
@@ -62,8 +65,18 @@ def test_ttft(openai_client, mlx_endpoint, mlxbench_settings, ttft_model_path, r
     cold, warm = timings[0], timings[1:]
     answered = [entry for entry in warm if entry[0].ttft_s is not None]
     if not answered:
-        pytest.fail(f"none of the {len(warm)} requests streamed any content: TTFT cannot be measured")
+        pytest.fail(f"none of the {len(warm)} requests streamed any content: TTFT cannot be measured", pytrace=False)
     record_rows(record_metric, cold, answered, requested=len(warm))
+
+
+def _timed(client, endpoint, messages, request):
+    """The timing of one streamed request, or the one line saying why it failed."""
+    from openai import OpenAIError
+
+    try:
+        return timed_stream(client, messages=messages, **request), None
+    except (OpenAIError, RequestFailed, ValueError) as error:  # ValueError: an event that is not JSON
+        return None, endpoint.error_text(error)
 
 
 def record_rows(record_metric, cold, answered, requested):

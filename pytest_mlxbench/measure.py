@@ -78,8 +78,11 @@ def _delta_has_content(delta) -> bool:
 def timed_stream(client, **request) -> StreamTiming:
     """Send one streaming chat completion and time it from sending to the first chunk that carries
     generated content, and to the end of the stream."""
+    from .backends.chat import check_event_stream
+
     started = time.perf_counter()
     stream = client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **request)
+    check_event_stream(stream.response)
     first_content_at = None
     pieces: list[str] = []
     usage = None

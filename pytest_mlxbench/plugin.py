@@ -13,9 +13,17 @@ from .envelope import suite_names
 from .errors import BenchInputError
 from .gate.items import Gate, GateRuleItem, report_rules
 from .records import CONTEXT, SUITE, process_context, suite_tag
-from .report.terminal import summary_lines
+from .report.terminal import (
+    is_benchmark_header,
+    skip_lines,
+    summary_lines,
+    unsaved_envelope_lines,
+    wants_benchmark_output,
+)
 from .session import BENCH_SESSION, BenchSession
+from .selection import registered_markers, unknown_name_problem
 from .settings import Settings, add_options
+from .storage import probe_directory
 
 pytest_plugins = ("pytest_mlxbench.fixtures",)
 
@@ -48,6 +56,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[BENCH_SESSION] = bench
     _keep_timing_suites_on_one_worker(config)
     config.pluginmanager.register(BenchHooks(config, bench, threshold_gate), "mlxbench-session")
+
+
+@pytest.hookimpl(tryfirst=True, specname="pytest_configure")
+def pytest_configure_quiet_benchmark(config: pytest.Config) -> None:
+    """pytest-benchmark's table only when asked for (any --benchmark-* option): the mlxbench
+    section is the run's summary. Set before pytest-benchmark reads it in its pytest_configure."""
+    if hasattr(config.option, "benchmark_quiet") and not wants_benchmark_output(config):
+        config.option.benchmark_quiet = True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_header(config: pytest.Config):
+    lines = yield
+    if wants_benchmark_output(config):
+        return lines
+    return [line for line in lines if not is_benchmark_header(line)]
 
 
 def _is_controller(config: pytest.Config) -> bool:
@@ -136,6 +160,7 @@ class BenchHooks:
         self.selected_rules: set[str] = set()  # names of the rule items -m, -k and --lf kept
         self.report_page: Path | None = None
         self.report_error: str | None = None
+        self.collected_marks: set[str] | None = None  # of every collected item, before -m chose
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
@@ -144,6 +169,7 @@ class BenchHooks:
         for item in items:
             if set(item_suites(item)) & set(TIMING_SUITES):
                 item.add_marker(pytest.mark.xdist_group(TIMING_GROUP))
+        self.collected_marks = {mark.name for item in items for mark in item.iter_markers()} if items else None
         if self.gate is not None:
             items.extend(self.gate.make_items(session))
 
@@ -151,6 +177,7 @@ class BenchHooks:
     def pytest_collection_modifyitems_of_suites(self, items: list[pytest.Item]) -> None:
         """After -m, -k and --lf have chosen: keep the chosen rules for the session's end (they run
         on the controller), tag each suite test, then apply --bench-limit per suite."""
+        self._check_mark_expression(items)
         kept, deselected, counts = [], [], {}
         limit = self.bench.settings.limit
         for item in items:
@@ -179,19 +206,39 @@ class BenchHooks:
         """The rules a pytest-xdist worker's collection kept (every worker keeps the same)."""
         self.selected_rules.update(getattr(node, "workeroutput", {}).get("mlxbench_rules", ()))
 
+    def _check_mark_expression(self, selected: list[pytest.Item]) -> None:
+        """When -m selected nothing and names something unknown (a typo), say so in one line."""
+        expression = self.config.option.markexpr
+        if selected or not expression or self.collected_marks is None or not _is_controller(self.config):
+            return
+        known = registered_markers(self.config.getini("markers")) | self.collected_marks | set(SUITES)
+        problem = unknown_name_problem(expression, known, SUITES)
+        if problem:
+            raise pytest.UsageError(problem)
+
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Under pytest-xdist the controller collects nothing: it checks the model and servers up
         front for every suite, so bad input is one line here, not an error per test on the workers."""
         if _is_controller(self.config) and _runs_xdist_workers(self.config) and not self.config.option.collectonly:
+            self._check_out_dir()
             self._check_model_and_servers(MODEL_FIXTURES)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Bad model or server input fails here, once, with one line, before any test runs."""
         if self.config.option.collectonly or not _is_controller(self.config):
             return
+        if any(suite_of(item) for item in session.items):
+            self._check_out_dir()
         needed = set().union(*(getattr(item, "fixturenames", ()) for item in session.items)) & MODEL_FIXTURES
         if needed:
             self._check_model_and_servers(needed)
+
+    def _check_out_dir(self) -> None:
+        """--bench-out is created and write-probed before any test runs: one line, exit code 4."""
+        try:
+            probe_directory(self.bench.settings.out_dir)
+        except BenchInputError as error:
+            raise pytest.UsageError(str(error)) from None
 
     def _check_model_and_servers(self, needed: set[str] | frozenset[str]) -> None:
         from .backends.endpoint import check_reachable
@@ -259,7 +306,7 @@ class BenchHooks:
         if not _is_controller(self.config):
             return
         written = self.bench.write()
-        harness_failed = any(suite.problems or suite.summary_errors for suite in written)
+        harness_failed = self.bench.write_failure or any(suite.problems or suite.summary_errors for suite in written)
         if harness_failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.bench.settings.report_dir and written:
@@ -278,13 +325,19 @@ class BenchHooks:
                             outcomes=self.gate.outcomes if self.gate else None)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not self.bench.written and not (self.gate and self.gate.outcomes):
+        if not (self.bench.written or self.bench.skips) and not (self.gate and self.gate.outcomes):
             return
         terminalreporter.section("mlxbench")
         if self.bench.settings.tiny_model_note:
             terminalreporter.line(f"note: {self.bench.settings.tiny_model_note}", yellow=True)
-        for line, markup in summary_lines(self.bench.written):
+        for note in getattr(self.gate and self.gate.baseline, "notes", ()):
+            terminalreporter.line(f"note: --bench-baseline: {note}", yellow=True)
+        for line, markup in [*summary_lines(self.bench.written), *skip_lines(self.bench.skips)]:
             terminalreporter.line(line, **markup)
+        if self.bench.write_failure:
+            terminalreporter.line(self.bench.write_failure, red=True)
+            for line in unsaved_envelope_lines(self.bench.written):
+                terminalreporter.line(line)
         if self.gate and self.gate.outcomes:
             from .report import format_outcomes_table
 

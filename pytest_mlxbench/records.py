@@ -3,8 +3,9 @@
 The process that runs a test (the only process, or a pytest-xdist worker) never writes files: it
 tags each suite item at collection (``suite_tag``: the suite, its file, where its summary function
 lives, which backends it uses), and at each suite item's teardown attaches what this process knows
-that the envelopes need (``ProcessContext.take``: the models in use, notes, and the memory window
-of that item). Reports carry all of it to the controller, where ``BenchSession`` gathers it.
+that the envelopes need (``ProcessContext.take``: the models in use, notes, the memory window
+of that item, and why chat requests were sent again). Reports carry all of it to the controller,
+where ``BenchSession`` gathers it.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ class ProcessContext:
 
     def take(self) -> dict:
         """What to attach to the item's teardown report: everything new since the last take."""
+        from .backends.chat import take_retries
+
         window, self._window = self._window or {}, None
         if window:
             window["peak_mb"] = self._stop_samplers()
@@ -135,7 +138,7 @@ class ProcessContext:
             window["mlx_peak_gb"] = mlx_peak_memory_gb()
         notes, self._sent_notes = self.notes[self._sent_notes:], len(self.notes)
         return {"models": {backend: asdict(model) for backend, model in self.models.items()},
-                "notes": notes, "memory": window}
+                "notes": notes, "memory": window, "retries": take_retries()}
 
     def _stop_samplers(self) -> dict[str, float]:
         peaks = {}

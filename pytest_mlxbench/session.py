@@ -44,6 +44,8 @@ class SuiteRecord:
     backends: set[str] = field(default_factory=set)
     seen_nodeids: set[str] = field(default_factory=set)
     memory: list[dict] = field(default_factory=list)  # one window per item (records.ProcessContext)
+    retries: list[str] = field(default_factory=list)  # why each request sent again was (backends.chat)
+    skips: dict[str, int] = field(default_factory=dict)  # reason -> skipped tests
 
     @property
     def samples(self) -> list[dict]:
@@ -74,6 +76,8 @@ class BenchSession:
         self.session_notes: list[str] = [*settings.ci.notes, *filter(None, [settings.tiny_model_note])]
         self.built: list[BuiltSuite] | None = None
         self.written: list[BuiltSuite] = []
+        self.unwritable: list[str] = []  # directories that failed at the end, with why (see write)
+        self.fallback: Path | None = None
 
     # --- what tests recorded ---------------------------------------------------
 
@@ -84,6 +88,9 @@ class BenchSession:
             return
         if report.failed:
             record.errors.append(_failure_line(report))
+        elif report.skipped and not hasattr(report, "wasxfail"):
+            reason = _skip_reason(report)
+            record.skips[reason] = record.skips.get(reason, 0) + 1
         if report.when == "teardown":
             self._take_properties(record, report.nodeid, properties)
 
@@ -127,6 +134,12 @@ class BenchSession:
             self.note(text)
         if context.get("memory"):
             record.memory.append(context["memory"])
+        record.retries.extend(context.get("retries") or ())
+
+    @property
+    def skips(self) -> dict[str, dict[str, int]]:
+        """Per suite, how many tests were skipped for each reason."""
+        return {name: record.skips for name, record in self.suites.items() if record.skips}
 
     def note(self, message: str) -> None:
         if message not in self.session_notes:
@@ -158,7 +171,8 @@ class BenchSession:
             "system": copy.deepcopy(system),
             "results": rows,
             "memory_snapshots": snapshots,
-            "errors": [*self.session_notes, *git_notes, *memory_notes, *record.errors, *summary_errors],
+            "errors": [*self.session_notes, *git_notes, *memory_notes, *record.errors, *summary_errors,
+                       *_retries_notes(record.retries)],
         }
         for key in ("revision", "quantization"):
             if model.get(key):
@@ -197,25 +211,71 @@ class BenchSession:
 
     def write(self) -> list[BuiltSuite]:
         """Validate and write every suite's envelope (and its sample log); an invalid envelope is
-        kept as ``*.invalid.json`` so nothing measured is lost, and reported as a problem."""
-        out_dir = self.settings.out_dir
+        kept as ``*.invalid.json`` so nothing measured is lost, and reported as a problem. When the
+        output directory fails (a disk that filled during the run), what it could not take goes to
+        a new temporary directory, and failing that stays in memory for the terminal to print
+        (``write_failure`` says which, in one line)."""
+        directories = [self.settings.out_dir]
         for suite in self.envelopes():
             suite.problems = env.validation_errors(suite.envelope)
-            if suite.problems:
-                out_dir.mkdir(parents=True, exist_ok=True)
-                suite.path = storage.write_lines(out_dir, storage.envelope_stem(suite.envelope), ".invalid.json",
-                                                 [suite.envelope])
-            else:
-                suite.path = storage.write_envelope(suite.envelope, out_dir)
-            if suite.samples:
-                stem = suite.path.name.removesuffix(".json").removesuffix(".invalid")
-                suite.samples_path = storage.write_lines(out_dir, stem, ".samples.jsonl", suite.samples)
+            while directories:
+                try:
+                    _write_files(suite, directories[0])
+                    break
+                except OSError as error:
+                    self.unwritable.append(f"{directories.pop(0)} ({error.strerror or error})")
+                    if self.fallback is None and not directories:
+                        directories += self._fallback_directory()
         self.written = list(self.envelopes())
         return self.written
+
+    def _fallback_directory(self) -> list[Path]:
+        try:
+            self.fallback = storage.fallback_directory()
+        except OSError as error:
+            self.unwritable.append(f"a temporary directory ({error.strerror or error})")
+            return []
+        return [self.fallback]
+
+    @property
+    def write_failure(self) -> str | None:
+        """One line: the output directory failed, and where the results are instead."""
+        if not self.unwritable:
+            return None
+        parts = ["could not write to --bench-out " + ", nor to ".join(self.unwritable)]
+        files = [path for suite in self.written for path in (suite.path, suite.samples_path) if path]
+        if self.fallback is not None and any(path.parent == self.fallback for path in files):
+            parts.append(f"what it could not take is in {self.fallback} instead")
+        if any(suite.path is None for suite in self.written):
+            parts.append("the envelopes not written follow as JSON")
+        lost = sum(len(suite.samples) for suite in self.written if suite.samples and suite.samples_path is None)
+        if lost:
+            parts.append(f"{lost} sample-log line(s) could not be kept")
+        return "; ".join(parts)
+
+
+def _write_files(suite: BuiltSuite, directory: Path) -> None:
+    """The suite's envelope (``*.invalid.json`` when it breaks the contract) and sample log, each
+    written once: after a failure, only what is missing goes to the next directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if suite.path is None and suite.problems:
+        suite.path = storage.write_lines(directory, storage.envelope_stem(suite.envelope), ".invalid.json",
+                                         [suite.envelope])
+    elif suite.path is None:
+        suite.path = storage.write_envelope(suite.envelope, directory)
+    if suite.samples and suite.samples_path is None:
+        stem = suite.path.name.removesuffix(".json").removesuffix(".invalid")
+        suite.samples_path = storage.write_lines(directory, stem, ".samples.jsonl", suite.samples)
 
 
 def _has_data(record: SuiteRecord) -> bool:
     return bool(record.rows or record.samples or record.errors)
+
+
+def _retries_notes(reasons: list[str]) -> list[str]:
+    from .backends.chat import retries_note
+
+    return [retries_note(reasons)] if reasons else []
 
 
 def _detect_system(runner: str | None, hook) -> dict:
@@ -240,6 +300,12 @@ def _failure_line(report: pytest.TestReport) -> str:
     first_line = " ".join(str(message).split())[:500]
     phase = "" if report.when == "call" else f" (in {report.when})"
     return f"{report.nodeid}{phase}: {first_line}"
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    message = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return " ".join(str(message).removeprefix("Skipped: ").split())
 
 
 def _builtin_name() -> str:

@@ -235,12 +235,12 @@ def test_harness_errors_fail_the_test_and_are_not_model_misses(pytester, tmp_pat
     result.stdout.fnmatch_lines_random([
         "harness error, not a model miss: the canonical solution of broken/0 does not pass in the sandbox "
         "(failed: AssertionError at `assert candidate(9875) == 2`): broken problem data or sandbox",
-        "harness error, not a model miss: request of sample 0 failed: NotFoundError: Error code: 404*",
+        "harness error, not a model miss: request of sample 0 failed: the server answered HTTP 404: *",
     ])
     assert "During handling" not in result.stdout.str()  # one line per failure, no chained exception
     samples = {sample["task_id"]: sample for sample in read_samples(out)}
     assert samples["broken/0"]["verdict"] is None and samples["broken/0"]["sample"] is None
-    assert "NotFoundError" in samples[WRONG]["error"] and samples[WRONG]["reply"] is None
+    assert "HTTP 404" in samples[WRONG]["error"] and samples[WRONG]["reply"] is None
     envelope = read_envelopes(out)["code-accuracy"]
     rows = rows_by_name(envelope)
     assert rows["harness_errors"]["value"] == 2

@@ -185,15 +185,15 @@ def test_a_server_that_does_not_answer_is_a_harness_failure_not_a_score(pytester
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(failed=2, deselected=13)
     result.stdout.fnmatch_lines_random([
-        "*harness error, not a baseline miss: the server does not answer chat requests: NotFoundError*",
-        "*harness error, not a langgraph miss: the server does not answer chat requests: NotFoundError*",
+        "harness error, not a baseline miss: the server does not answer chat requests: the server answered HTTP 404: *",
+        "harness error, not a langgraph miss: the server does not answer chat requests: the server answered HTTP 404: *",
     ])
     envelope = read_envelopes(out)["framework-eval"]
     assert envelope["results"] == [] and envelope.get("skipped") is True
     assert sum("harness error" in error for error in envelope["errors"]) == 2
     samples = read_samples(out)
     assert {sample["score"] for sample in samples.values()} == {None}
-    assert all("NotFoundError" in sample["harness_error"] for sample in samples.values())
+    assert all("HTTP 404" in sample["harness_error"] for sample in samples.values())
     assert_secret_never_written(result, out)
 
 

@@ -179,15 +179,15 @@ def test_a_server_error_is_a_failure_not_a_miss(pytester, running_server):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(failed=2, deselected=len(SHIPPED) - 2)
     result.stdout.fnmatch_lines(["*test_tool_call[[]simple_0[]]*",
-                                 "request failed (harness error, not a model miss): NotFoundError: Error code: 404*"])
+                                 "request failed (harness error, not a model miss): the server answered HTTP 404: *"])
     envelope = read_envelopes(out)["tool-calling"]
     rows = rows_by_name(envelope)
     assert rows["errors"]["value"] == 2
     assert not [name for name in rows if name.startswith("accuracy_")]
     assert sum(rows[f"failures_{kind}"]["value"] for kind in FAILURE_KINDS) == 0
-    assert sum("test_tool_call[" in error and "NotFoundError" in error for error in envelope["errors"]) == 2
+    assert sum("test_tool_call[" in error and "HTTP 404" in error for error in envelope["errors"]) == 2
     samples = samples_by_id(out).values()
-    assert all(sample["verdict"] is None and "NotFoundError" in sample["error"] for sample in samples)
+    assert all(sample["verdict"] is None and "HTTP 404" in sample["error"] for sample in samples)
 
 
 def test_a_malformed_question_file_is_one_line(pytester):

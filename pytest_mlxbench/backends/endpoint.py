@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -71,15 +72,9 @@ def served_model(base_url: str, api_key: str, wanted: str | None) -> tuple[str, 
     """The model name to request: the listed id matching ``wanted`` (a full reference or its last
     path part), else the first listed model, else mlx_lm.server's default name; plus a note when
     the choice was a guess."""
-    from openai import OpenAIError
-
-    with Endpoint(base_url, api_key).client(timeout_s=30) as client:
-        try:
-            listed = [model.id for model in client.models.list()]
-        except (OpenAIError, ValueError) as error:
-            listed, problem = [], f"{base_url}/models failed ({type(error).__name__})"
-        else:
-            problem = f"{base_url}/models lists no model"
+    endpoint = Endpoint(base_url, api_key)
+    with endpoint.client(timeout_s=30) as client:
+        listed, problem = _listed_models(endpoint, client)
     if wanted:
         matches = [name for name in listed if name in (wanted, wanted.rstrip("/").rsplit("/", 1)[-1])]
         if matches:
@@ -89,3 +84,23 @@ def served_model(base_url: str, api_key: str, wanted: str | None) -> tuple[str, 
                 if wanted or len(listed) > 1 else None)
         return listed[0], note
     return SERVED_MODEL, f"model: {problem}; requests name {SERVED_MODEL!r}"
+
+
+def _listed_models(endpoint: Endpoint, client) -> tuple[list[str], str]:
+    """The model ids ``GET /models`` lists, and what to say if there are none (a failed request
+    or a body that is no model list is named by its HTTP status and the start of the body)."""
+    from openai import OpenAIError
+
+    from .chat import body_excerpt
+    from .clients import masked
+
+    where = f"{endpoint.base_url}/models"
+    try:
+        raw = client.models.with_raw_response.list()
+    except OpenAIError as error:
+        return [], f"{where} failed ({endpoint.error_text(error)})"
+    try:
+        return [entry["id"] for entry in json.loads(raw.text)["data"]], f"{where} lists no model"
+    except (ValueError, KeyError, TypeError):
+        return [], masked(f"{where} answered HTTP {raw.status_code} with no model list: {body_excerpt(raw.text)}",
+                          endpoint.api_key)

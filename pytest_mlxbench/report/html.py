@@ -170,11 +170,13 @@ def _run_info(envelope: dict) -> str:
 
 
 def _results_table(envelope: dict, baseline_rows: dict) -> str:
+    """The rows of an envelope; tags every row shares are shown once above the table."""
     results = envelope["results"]
     fields = [field for field in KEY_FIELDS if any(field in row for row in results)]
     previous = [baseline_rows.get(result_key(envelope, row)) for row in results]
-    with_baseline = any(previous)
-    with_tags, with_raw = any(row.get("tags") for row in results), any("raw" in row for row in results)
+    common = shared_tags(results)
+    own_tags = [{key: value for key, value in row.get("tags", {}).items() if key not in common} for row in results]
+    with_baseline, with_tags, with_raw = any(previous), any(own_tags), any("raw" in row for row in results)
     headers = ["name", "metric", "value", "unit", *(KEY_FIELDS[f] for f in fields)]
     if with_baseline:
         headers += ["baseline", "change"]
@@ -183,17 +185,26 @@ def _results_table(envelope: dict, baseline_rows: dict) -> str:
     if with_raw:
         headers.append("raw")
     rows = []
-    for row, before in zip(results, previous, strict=True):
+    for row, before, tags in zip(results, previous, own_tags, strict=True):
         cells = [_td(row["name"]), _td(row["metric"]), _num(format_number(row["value"])), _td(row["unit"])]
         cells += [_num(format_number(row.get(field))) for field in fields]
         if with_baseline:
             cells += _baseline_cells(row, before)
         if with_tags:
-            cells.append(_td(_tags_text(row.get("tags", {}))))
+            cells.append(_td(_tags_text(tags)))
         if with_raw:
             cells.append(_td_html(_raw_details(row)))
         rows.append(cells)
-    return _table(headers, rows)
+    above = f'<p class="tags">Tags of every row: {_e(_tags_text(common))}</p>' if common else ""
+    return above + _table(headers, rows)
+
+
+def shared_tags(rows: Sequence[dict]) -> dict:
+    """The tags (name and value) that every row carries, when there is more than one row."""
+    if len(rows) < 2:
+        return {}
+    first, *others = [row.get("tags", {}) for row in rows]
+    return {key: value for key, value in first.items() if all(tags.get(key) == value for tags in others)}
 
 
 def _baseline_cells(row: dict, before: list[dict] | None) -> list[str]:

@@ -95,19 +95,45 @@ def _measured_rows(envelopes: Sequence[dict], suite: str | None = None):
 # ---------------------------------------------------------------- throughput
 
 
+# (panel, metric, field): a row belongs to a panel's line when it carries the panel's field, or has
+# its metric; one metric per line, so prefill and total rows never join the decode line
+THROUGHPUT_PANELS = (
+    ("decode", "decode_throughput", "decode_tokens_per_second"),
+    ("prefill", "prefill_throughput", "prompt_tokens_per_second"),
+)
+TOK_PER_S = ("tok/s", "tokens/s", "tokens/sec", "tok/sec")
+
+
+def throughput_lines(envelopes: Sequence[dict], baseline: Sequence[dict] = ()):
+    """Per panel, per (model, is_baseline): the (prompt tokens, tokens/s) points of its line."""
+    panels = {}
+    for panel, metric, field in THROUGHPUT_PANELS:
+        series: dict[tuple[str, bool], list[tuple[int, float]]] = {}
+        for is_baseline, group in ((False, envelopes), (True, baseline)):
+            for envelope, row in _measured_rows(group, "throughput"):
+                prompt_tokens, value = _int_tag(row, "prompt_tokens"), _rate(row, metric, field)
+                if prompt_tokens is not None and _finite(value):
+                    series.setdefault((envelope["model"], is_baseline), []).append((prompt_tokens, value))
+        if series:
+            panels[panel] = {key: sorted(points) for key, points in series.items()}
+    return panels
+
+
+def _rate(row: dict, metric: str, field: str):
+    if field in row:
+        return row[field]
+    is_rate = row["unit"].lower().replace(" ", "") in TOK_PER_S
+    return row["value"] if row["metric"] == metric and is_rate else None
+
+
 def _throughput(inputs: _Inputs):
-    panels = {
-        "decode": _throughput_series(inputs, _decode_rate),
-        "prefill": _throughput_series(inputs, lambda row: row.get("prompt_tokens_per_second")),
-    }
-    panels = {title: series for title, series in panels.items() if series}
+    panels = throughput_lines(inputs.envelopes, inputs.baseline)
     if not panels:
         return None
     figure = _new_figure(6 * len(panels), 4)
     for position, (title, series) in enumerate(panels.items(), start=1):
         axes = figure.add_subplot(1, len(panels), position)
         for (model, is_baseline), points in sorted(series.items()):
-            points.sort()
             axes.plot(
                 [x for x, _ in points], [y for _, y in points], marker="o",
                 linestyle="--" if is_baseline else "-",
@@ -125,23 +151,6 @@ def _throughput(inputs: _Inputs):
     return figure
 
 
-def _throughput_series(inputs: _Inputs, rate: Callable[[dict], object]):
-    series: dict[tuple[str, bool], list[tuple[int, float]]] = {}
-    for is_baseline, envelopes in ((False, inputs.envelopes), (True, inputs.baseline)):
-        for envelope, row in _measured_rows(envelopes, "throughput"):
-            prompt_tokens, value = _int_tag(row, "prompt_tokens"), rate(row)
-            if prompt_tokens is not None and _finite(value):
-                series.setdefault((envelope["model"], is_baseline), []).append((prompt_tokens, value))
-    return series
-
-
-def _decode_rate(row: dict):
-    if "decode_tokens_per_second" in row:
-        return row["decode_tokens_per_second"]
-    unit = row["unit"].lower().replace(" ", "")
-    return row["value"] if unit in ("tok/s", "tokens/s", "tokens/sec", "tok/sec") else None
-
-
 def _int_tag(row: dict, tag: str) -> int | None:
     try:
         return int(row.get("tags", {})[tag])
@@ -156,32 +165,47 @@ def _finite(value: object) -> bool:
 # ---------------------------------------------------------------- ttft
 
 
-def _ttft(inputs: _Inputs):
-    bars: dict[str, dict[float, float]] = {}  # series label -> percentile -> value
-    units = set()
-    for is_baseline, envelopes in ((False, inputs.envelopes), (True, inputs.baseline)):
-        for envelope, row in _measured_rows(envelopes, "ttft"):
+_METRIC_TITLES = {"ttft": "time to first token", "latency": "end-to-end latency"}
+
+
+def ttft_panels(envelopes: Sequence[dict], baseline: Sequence[dict] = ()):
+    """Per (metric, unit), one panel and one unit on its axis: series label -> percentile -> value."""
+    panels: dict[tuple[str, str], dict[str, dict[float, float]]] = {}
+    for is_baseline, group in ((False, envelopes), (True, baseline)):
+        for envelope, row in _measured_rows(group, "ttft"):
             match = _PERCENTILE_NAME.match(row["name"])
             if not match or not _finite(row["value"]):
                 continue
             label = " ".join(filter(None, (envelope["model"], match["prefix"], "(baseline)" if is_baseline else "")))
+            bars = panels.setdefault((row["metric"], row["unit"]), {})
             bars.setdefault(label, {})[float(match["pct"])] = row["value"]
-            units.add(row["unit"])
-    if not bars:
+    return panels
+
+
+def _ttft(inputs: _Inputs):
+    panels = ttft_panels(inputs.envelopes, inputs.baseline)
+    if not panels:
         return None
+    widest = max(len(bars) * len({pct for values in bars.values() for pct in values}) for bars in panels.values())
+    figure = _new_figure(min(14, max(6, widest * 0.5 * len(panels))), 4)
+    ordered = sorted(panels.items(), key=lambda panel: (panel[0][0] != "ttft", panel[0]))  # TTFT first
+    for position, ((metric, unit), bars) in enumerate(ordered, start=1):
+        axes = figure.add_subplot(1, len(panels), position)
+        _percentile_bars(axes, bars)
+        axes.set(title=_METRIC_TITLES.get(metric, _label(metric)), ylabel=_label(unit))
+    return figure
+
+
+def _percentile_bars(axes, bars: dict[str, dict[float, float]]) -> None:
     percentiles = sorted({pct for values in bars.values() for pct in values})
-    figure = _new_figure(min(14, max(6, len(percentiles) * len(bars) * 0.5)), 4)
-    axes = figure.add_subplot()
     width = 0.8 / len(bars)
     for offset, (label, values) in enumerate(sorted(bars.items())):
         positions = [index + offset * width for index, pct in enumerate(percentiles) if pct in values]
         axes.bar(positions, [values[pct] for pct in percentiles if pct in values], width, label=_label(label))
     axes.set_xticks([index + width * (len(bars) - 1) / 2 for index in range(len(percentiles))])
     axes.set_xticklabels([f"p{pct:g}" for pct in percentiles])
-    axes.set(title="time to first token", ylabel=_label(", ".join(sorted(units))))
     axes.grid(axis="y", alpha=0.3)
     axes.legend(fontsize="small")
-    return figure
 
 
 # ---------------------------------------------------------------- accuracy

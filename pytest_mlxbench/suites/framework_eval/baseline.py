@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_mlxbench.backends.chat import complete
 from pytest_mlxbench.suites.framework_eval.agent_settings import AgentSettings
 from pytest_mlxbench.suites.framework_eval.fixture_data import FixtureData
 from pytest_mlxbench.suites.framework_eval.recorded_run import (
@@ -54,15 +55,12 @@ def _drive(task: AgentTask, endpoint: AgentSettings, toolset: Toolset, transcrip
     with endpoint.client() as client:
         while transcript.steps < max_steps:
             transcript.steps += 1
-            response = client.chat.completions.create(
-                model=endpoint.model,
-                messages=transcript.messages,
-                tools=toolset.openai_schemas(),
-                temperature=endpoint.temperature,
-                max_tokens=endpoint.max_tokens,
-            )
-            _add_usage(transcript, response.usage)
-            message = response.choices[0].message
+            completion = complete(client, endpoint, {
+                "model": endpoint.model, "messages": transcript.messages, "tools": toolset.openai_schemas(),
+                "temperature": endpoint.temperature, "max_tokens": endpoint.max_tokens,
+            })  # retries what is safe to retry; a failure is one line (HTTP status and body)
+            _add_usage(transcript, completion.response.usage)
+            message = completion.choice.message
             if not message.tool_calls:
                 transcript.final_answer = message.content or ""
                 transcript.messages.append({"role": "assistant", "content": transcript.final_answer})

@@ -63,9 +63,9 @@ def harness_problem(runner: str, transcript: Transcript, fixture: FixtureData, e
 
 
 def server_not_working(endpoint, client) -> str | None:
-    """Whether the server still answers a chat request (one token): the request every runner makes."""
-    from openai import OpenAIError
-
+    """Whether the server still answers a chat request (one token): the request every runner makes.
+    Its failure is the one line of ``backends.chat`` (HTTP status and the start of the body)."""
+    from pytest_mlxbench.backends.chat import RequestFailed, complete
     from pytest_mlxbench.backends.server import ServerError
 
     try:
@@ -73,10 +73,10 @@ def server_not_working(endpoint, client) -> str | None:
     except ServerError as error:
         return str(error)  # carries the tail of the managed server's log
     try:
-        client.chat.completions.create(model=endpoint.model, max_tokens=1,
-                                       messages=[{"role": "user", "content": "Reply with OK."}])
-    except OpenAIError as error:
-        return endpoint.error_text(error)
+        complete(client, endpoint, {"model": endpoint.model, "max_tokens": 1,
+                                    "messages": [{"role": "user", "content": "Reply with OK."}]})
+    except RequestFailed as error:
+        return str(error)
     return None
 
 

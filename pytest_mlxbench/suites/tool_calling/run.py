@@ -43,6 +43,6 @@ def send(client, endpoint, request: dict, sample: dict, record_sample) -> Comple
     try:
         return complete(client, endpoint, request)
     except RequestFailed as error:
-        record_sample({**sample, "reply": None, "verdict": None, "error": str(error), "latency_s": None,
-                       "usage": None})
-        pytest.fail(f"request failed (harness error, not a model miss): {error}", pytrace=False)
+        failure = str(error)
+    record_sample({**sample, "reply": None, "verdict": None, "error": failure, "latency_s": None, "usage": None})
+    pytest.fail(f"request failed (harness error, not a model miss): {failure}", pytrace=False)  # no chained trace
