@@ -30,7 +30,7 @@ from .records import (
     process_context,
 )
 from .session import BENCH_SESSION
-from .settings import Settings
+from .settings import Settings, managed_server_args
 
 
 def _settings(config: pytest.Config) -> Settings:
@@ -105,7 +105,7 @@ def mlx_server(pytestconfig, mlx_model_path):
     context = process_context(pytestconfig)
     log_path = bench.settings.out_dir / "logs" / f"{bench.stamp}-{_process_name(pytestconfig)}{os.getpid()}-mlx_lm-server.log"
     try:
-        server = ManagedServer(mlx_model_path, log_path).start()
+        server = ManagedServer(mlx_model_path, log_path, extra_args=managed_server_args(bench.settings)).start()
     except ServerError as error:
         pytest.fail(str(error), pytrace=False)
     context.server_started(server.process.pid)

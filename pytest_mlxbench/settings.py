@@ -2,7 +2,8 @@
 
 The core options are declared here; each suite domain declares its own in
 ``pytest_mlxbench/suites/<domain>/options.py`` (``OPTIONS``, and optional ``CHECKS`` run on the
-parsed settings), found without any edit here. Every option can also be set as an ini key
+parsed settings), found without any edit here; an optional ``server_args(settings)`` there adds
+arguments to the managed ``mlx_lm.server``. Every option can also be set as an ini key
 (``[tool.pytest.ini_options]``); the command line wins. Bad values raise BenchInputError with one
 line naming the option and the fix.
 """
@@ -98,6 +99,13 @@ def suite_option_modules() -> tuple:
 
 def all_options() -> tuple[Option, ...]:
     return CORE_OPTIONS + tuple(option for module in suite_option_modules() for option in module.OPTIONS)
+
+
+def managed_server_args(settings) -> tuple[str, ...]:
+    """Extra ``mlx_lm.server`` arguments asked for by suite options (``server_args(settings)`` in a
+    domain's ``options.py``)."""
+    return tuple(argument for module in suite_option_modules() if hasattr(module, "server_args")
+                 for argument in module.server_args(settings))
 
 
 def add_options(parser: pytest.Parser) -> None:
