@@ -122,3 +122,12 @@ def completion_tokens(timing: StreamTiming, count_tokens: Callable[[str], int] |
     if count_tokens is not None:
         return count_tokens(timing.text), "tokenizer"
     return timing.content_chunks, "stream_chunks"
+
+
+def local_model_dir(endpoint, settings) -> Path | None:
+    """The served model's local directory, for its tokenizer: the managed server's model, or
+    ``--mlx-model`` when it names a directory (an external server's files are not at hand)."""
+    if endpoint.server is not None:
+        return endpoint.server.model_dir
+    model = settings.model
+    return Path(model) if model and Path(model).is_dir() else None
