@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pytest_mlxbench.client import StreamResult
-from pytest_mlxbench.measure import percentile
+from pytest_mlxbench.measure import completion_tokens, percentile
 
 STATISTICS = ("mean", "median", "p90", "p99")
 
@@ -54,37 +54,28 @@ class RequestRecord:
 
 
 def request_record(result: StreamResult, requested_prompt_tokens: int,
-                   count_tokens: Callable[[str], int | None]) -> RequestRecord:
+                   count_tokens: Callable[[str], int] | None) -> RequestRecord:
     outcome = result.outcome
     if outcome != "ok":
         error = result.error or ("the stream ended before its finish" if outcome == "truncated"
                                  else "no generated content in the reply")
         return RequestRecord(outcome, result.started, error=error)
-    chunks = len(result.chunk_times)
-    per_chunk, chunk_source = chunk_tokens(result, count_tokens)
-    if result.completion_tokens is not None:
-        output, source = result.completion_tokens, "server_usage"
-    elif chunk_source == "tokenizer":
-        output, source = sum(per_chunk), "tokenizer"
-    else:
-        output, source = chunks, "stream_chunks"
+    output, source = completion_tokens(result, count_tokens)
     return RequestRecord(
         "ok", result.started, ttft_s=result.ttft_s, e2el_s=result.e2el_s, output_tokens=output,
         input_tokens=result.prompt_tokens if result.prompt_tokens is not None else requested_prompt_tokens,
-        itl_s=inter_token_latencies(result.chunk_times, per_chunk), token_source=source,
+        itl_s=inter_token_latencies(result.chunk_times, chunk_tokens(result, count_tokens)), token_source=source,
         finish_reason=result.finish_reason,
     )
 
 
-def chunk_tokens(result: StreamResult, count_tokens: Callable[[str], int | None]) -> tuple[list[int], str]:
-    """Tokens carried by each content chunk, and where the numbers came from."""
+def chunk_tokens(result: StreamResult, count_tokens: Callable[[str], int] | None) -> list[int]:
+    """Tokens carried by each content chunk: one each when the server's usage says so or nothing
+    else can tell, else the tokenizer's count of the chunk's text."""
     chunks = len(result.chunk_times)
-    if result.completion_tokens == chunks:
-        return [1] * chunks, "server_usage"
-    counted = [count_tokens(text) for text in result.chunk_texts]
-    if all(count is not None for count in counted):
-        return [max(1, count) for count in counted], "tokenizer"
-    return [1] * chunks, "stream_chunks"
+    if result.completion_tokens == chunks or count_tokens is None:
+        return [1] * chunks
+    return [max(1, count_tokens(text)) for text in result.chunk_texts]
 
 
 def inter_token_latencies(times: list[float], tokens: list[int]) -> tuple[float, ...]:

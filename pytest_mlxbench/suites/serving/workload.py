@@ -94,8 +94,12 @@ class Workload:
             text = self.tokenizer.decode(encoded)
         return text
 
-    def count_tokens(self, text: str) -> int | None:
-        return len(self.tokenizer.encode(text, add_special_tokens=False).ids) if self.tokenizer is not None else None
+    @property
+    def count_tokens(self):
+        """Counts the tokens of a text with the model's tokenizer; None without one."""
+        if self.tokenizer is None:
+            return None
+        return lambda text: len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
 
 def _tokenizer(model_dir: Path | None):
