@@ -28,6 +28,9 @@ class Response:
         self.status = 0
         self.headers: dict[str, str] = {}
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
+        # a request given up on (timeout, cancelled) still ends its future when the connection
+        # closes: mark that outcome as seen, the request already has its error
+        self.done.add_done_callback(lambda future: future.cancelled() or future.exception())
         self.keep_alive = False
         self._head = b""
         self._framing = ""  # "length", "chunked" or "close", once the head is read

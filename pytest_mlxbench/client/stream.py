@@ -184,7 +184,7 @@ class StreamClient:
             reader.response = connection.send(request, reader.body)
             await asyncio.wait_for(asyncio.shield(reader.response.done), self.timeout_s)
         except asyncio.TimeoutError:
-            result.error = f"no complete reply after {self.timeout_s:.0f} s"
+            result.error = f"no complete reply after {self.timeout_s:g} s"
         except (OSError, ConnectionError, ProtocolError) as error:
             result.error = f"{type(error).__name__}: {error}"[:ERROR_CHARS]
         finally:
