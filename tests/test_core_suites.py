@@ -82,6 +82,9 @@ def test_ttft_through_a_managed_server(pytester, tmp_path, model_copy):
     assert rows["ttft_p90"]["tags"]["request_statistic"] == "p90"
     assert len(rows["ttft_p90"]["tags"]["request_samples"].split(",")) == 4  # requests, not repeats of a run
     assert "ttft_cold" in rows and rows["e2e_latency_p99"]["unit"] == "seconds"
+    assert rows["ttft_cold"]["tags"]["note"] == (
+        "first generation of the suite; before it: the managed server's readiness request "
+        "(one 1-token chat completion) and the client's warm-up GET /models")
     assert rows["decode"]["tags"]["token_count_source"] == "server_usage"
     assert rows["decode"]["decode_tokens_per_second"] > 0
     samples = [json.loads(line) for line in next(out.glob("*.samples.jsonl")).read_text().splitlines()]
@@ -110,6 +113,8 @@ def test_ttft_against_a_running_server_never_writes_the_api_key(pytester, tmp_pa
     assert envelope["model"] == running_server.model_dir.name
     assert envelope["quantization"] == "unquantized-float32"  # read from the served directory's config.json
     assert not (out / "logs").exists()  # no managed server was started
+    assert "before it: nothing from this suite but the client's warm-up GET /models" in (
+        rows_by_name(envelope)["ttft_cold"]["tags"]["note"])
     written = "".join(path.read_text() for path in out.rglob("*") if path.is_file())
     assert secret not in written and secret not in result.stdout.str() + result.stderr.str()
 
