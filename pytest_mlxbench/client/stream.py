@@ -117,6 +117,11 @@ class _StreamReader:
             result.finish_reason = choice["finish_reason"]
 
 
+def _expire(response) -> None:
+    if not response.done.done():
+        response.done.set_exception(TimeoutError())
+
+
 class StreamClient:
     """Streams chat completions from one OpenAI-compatible server (``base_url`` ends in ``/v1``)."""
 
@@ -163,10 +168,19 @@ class StreamClient:
         connection = await self._connection()
         response = connection.send(request, lambda data, now: body.extend(data))
         try:
-            await asyncio.wait_for(asyncio.shield(response.done), self.timeout_s)
+            await self._wait(response)
         finally:
             self._release(connection)
         return response.status, bytes(body)
+
+    async def _wait(self, response) -> None:
+        """Until the response is complete; TimeoutError after ``timeout_s`` (a plain timer: no
+        extra tasks or futures between the bytes and the caller)."""
+        timer = asyncio.get_running_loop().call_later(self.timeout_s, _expire, response)
+        try:
+            await response.done
+        finally:
+            timer.cancel()
 
     async def chat_stream(self, body: dict) -> StreamResult:
         """POST a streamed chat completion (``stream`` and ``stream_options.include_usage`` are set
@@ -182,8 +196,8 @@ class StreamClient:
         try:
             connection = await self._connection()
             reader.response = connection.send(request, reader.body)
-            await asyncio.wait_for(asyncio.shield(reader.response.done), self.timeout_s)
-        except asyncio.TimeoutError:
+            await self._wait(reader.response)
+        except TimeoutError:
             result.error = f"no complete reply after {self.timeout_s:g} s"
         except (OSError, ConnectionError, ProtocolError) as error:
             result.error = f"{type(error).__name__}: {error}"[:ERROR_CHARS]

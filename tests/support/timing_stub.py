@@ -86,6 +86,8 @@ class StubConnection(asyncio.Protocol):
         try:
             if method == "GET" and path.endswith("/models"):
                 self.send_json(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+            elif method == "GET" and path.endswith("/health"):
+                self.send_json(200, {"status": "ok"})
             elif method == "GET" and path.startswith("/stub/log"):
                 log, self.server.log = self.server.log, []
                 self.send_json(200, log)
