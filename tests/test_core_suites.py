@@ -10,8 +10,7 @@ import pytest
 from support.contract import ROOT, read_envelopes, rows_by_name
 
 SUITES = ROOT / "bench_suites"
-IN_PROCESS = ("-k", "not serving")  # the throughput suite's in-process tests, without the server load sweep
-SMALL_SWEEP = ("--load-concurrency", "1", "--load-requests", "2", "--load-output-tokens", "4")  # test_serving's ttft rows
+NO_SWEEP = ("-k", "not serving")  # without the load sweep's tests (tests/test_serving_suite.py runs them)
 SMALL_THROUGHPUT = ("--bench-prompt-lengths", "16,64", "--bench-gen-tokens", "8", "--bench-repeats", "2")
 
 
@@ -29,7 +28,7 @@ def model_copy(tiny_model_dir, tmp_path):
 
 def test_throughput_in_process_on_the_builtin_model(pytester, tmp_path):
     out = tmp_path / "out"
-    result = run_suites(pytester, out, "-m", "throughput", *IN_PROCESS, *SMALL_THROUGHPUT)
+    result = run_suites(pytester, out, "-m", "throughput", *NO_SWEEP, *SMALL_THROUGHPUT)
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*throughput: 10 rows*", f"*envelope: {out}/*_throughput_mlxbench-tiny-llama.json"])
     envelope = read_envelopes(out)["throughput"]
@@ -61,7 +60,7 @@ def test_throughput_clips_prompts_to_the_model_context(pytester, tmp_path, model
     config["max_position_embeddings"] = 40
     (model_copy / "config.json").write_text(json.dumps(config))
     out = tmp_path / "out"
-    result = run_suites(pytester, out, "-m", "throughput", *IN_PROCESS, "--mlx-model", str(model_copy),
+    result = run_suites(pytester, out, "-m", "throughput", *NO_SWEEP, "--mlx-model", str(model_copy),
                         "--bench-prompt-lengths", "64", "--bench-gen-tokens", "8", "--bench-repeats", "1")
     assert result.ret == 0
     envelope = read_envelopes(out)["throughput"]
@@ -73,7 +72,7 @@ def test_throughput_clips_prompts_to_the_model_context(pytester, tmp_path, model
 def test_ttft_through_a_managed_server(pytester, tmp_path, model_copy):
     out = tmp_path / "out"
     result = run_suites(pytester, out, "-m", "ttft", "--ttft-requests", "4", "--bench-gen-tokens", "12",
-                        "--mlx-model", str(model_copy), *SMALL_SWEEP)
+                        "--mlx-model", str(model_copy), *NO_SWEEP)
     assert result.ret == 0
     envelope = read_envelopes(out)["ttft"]
     assert envelope["model"] == "my-local-model" and envelope["quantization"] == "unquantized-float32"
@@ -108,7 +107,7 @@ def test_ttft_against_a_running_server_never_writes_the_api_key(pytester, tmp_pa
     monkeypatch.setenv("MLXBENCH_API_KEY", secret)
     out = tmp_path / "out"
     result = run_suites(pytester, out, "-m", "ttft", "--ttft-requests", "2", "--bench-gen-tokens", "4",
-                        "--mlx-base-url", running_server.base_url, "-v", *SMALL_SWEEP)
+                        "--mlx-base-url", running_server.base_url, "-v", *NO_SWEEP)
     assert result.ret == 0
     envelope = read_envelopes(out)["ttft"]
     # mlx_lm.server lists its model by absolute path: the envelope names the directory, not the path
@@ -190,7 +189,7 @@ def faster_than_any_noise(envelope: dict) -> float:
 
 def test_real_throughput_numbers_pass_against_themselves_and_fail_an_injected_regression(pytester, tmp_path):
     out = tmp_path / "out"
-    assert run_suites(pytester, out, "-m", "throughput", *IN_PROCESS, *SMALL_THROUGHPUT, "--bench-repeats", "3").ret == 0
+    assert run_suites(pytester, out, "-m", "throughput", *NO_SWEEP, *SMALL_THROUGHPUT, "--bench-repeats", "3").ret == 0
     [written] = out.glob("*throughput*.json")
     rules = tmp_path / "rules.toml"
     rules.write_text('[[rule]]\nsuite = "throughput"\nname = "decode_*"\nfield = "decode_tokens_per_second"\n'

@@ -46,9 +46,10 @@ OPTIONS = (
            kind="int", minimum=1),
     Option("--load-duration", "SECONDS", "serving: seconds per point instead of a request count", kind="number",
            minimum=0.001),
-    Option("--load-prompt-tokens", "N", "serving: prompt length in tokens (random tokens, unique per request)",
-           "128", kind="int", minimum=1),
-    Option("--load-output-tokens", "N", "serving: tokens generated per request", "32", kind="int", minimum=2),
+    Option("--load-prompt-tokens", "N", "serving: prompt length in tokens, random and unique per request "
+           "(on the built-in tiny model: 32)", "128", kind="int", minimum=1, tiny_default="32"),
+    Option("--load-output-tokens", "N", "serving: tokens generated per request (on the built-in tiny model: 16)",
+           "128", kind="int", minimum=2, tiny_default="16"),
     Option("--load-slo", "ttft=MS,tpot=MS,e2el=MS", "serving: SLOs for goodput (requests/s meeting all of them)",
            parse=slo),
     Option("--server-decode-concurrency", "N", "managed mlx_lm.server: requests decoded as one batch "
