@@ -227,9 +227,10 @@ def record_gen_kwargs(request) -> Callable[..., None]:
 def bench_gen_kwargs(mlxbench_settings, record_gen_kwargs) -> dict:
     """Keyword arguments for chat-completion requests from the options; requesting them records
     them as the suite's ``gen_kwargs``."""
+    from .backends.chat import request_kwargs
+
     record_gen_kwargs(**mlxbench_settings.gen_kwargs())
-    return {"max_tokens": mlxbench_settings.max_tokens, "temperature": mlxbench_settings.temperature,
-            "seed": mlxbench_settings.seed}
+    return request_kwargs(mlxbench_settings)
 
 
 def _plain_data(value: dict, recorder: str) -> dict:

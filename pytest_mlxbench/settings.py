@@ -70,6 +70,8 @@ CORE_OPTIONS = (
            + " (default: from the CI environment)"),
     Option("--bench-limit", "N", "run at most N cases per suite (on the built-in tiny model: 8)", kind="int",
            minimum=1, tiny_default="8"),
+    Option("--bench-concurrency", "N", "accuracy suites: chat requests sent ahead, N at a time, in the order the "
+           "items run (1: one at a time)", "4", kind="int", minimum=1),
     Option("--max-tokens", "N", "maximum tokens generated per request (on the built-in tiny model: 32)", "512",
            kind="int", minimum=1, tiny_default="32"),
     Option("--temperature", "T", "sampling temperature", "0.0", kind="number", minimum=0.0),
@@ -136,6 +138,7 @@ class Settings:
     report_dir: Path | None
     suite_values: Mapping[str, Any] = field(default_factory=dict)
     tiny_settings: tuple[str, ...] = ()  # the short settings used on the built-in tiny model
+    concurrency: int = 1  # --bench-concurrency
 
     def __repr__(self) -> str:  # keep the API key out of every repr and traceback
         return f"Settings(model={self.model!r}, base_urls={self.base_urls!r}, out_dir={str(self.out_dir)!r})"
@@ -172,6 +175,7 @@ class Settings:
             report_dir=value["bench_report"],
             suite_values=MappingProxyType(suite_values),
             tiny_settings=tuple(raw.tiny_used),
+            concurrency=value["bench_concurrency"],
         )
         for module in suite_option_modules():
             for check in getattr(module, "CHECKS", ()):

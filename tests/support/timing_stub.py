@@ -1,6 +1,6 @@
 """A timing stub: an OpenAI-compatible streaming server on loopback whose delays are known.
 
-For every chat completion it sends the first content chunk ``first_ms`` after the request has
+For every streamed chat completion it sends the first content chunk ``first_ms`` after the request has
 arrived, then the remaining ``chunks - 1`` content chunks ``gap_ms`` apart (each carrying
 ``tokens_per_chunk`` tokens; the last one carries the finish reason), then the usage chunk and
 ``[DONE]``. It logs its own send times (``GET /stub/log`` drains the log), so a client's measured
@@ -10,7 +10,9 @@ on asyncio (≈1 ms granularity), so "true" means the logged times, not the conf
 It speaks HTTP/1.1 keep-alive with chunked transfer coding, or with ``http10`` HTTP/1.0 and one
 connection per response, as ``mlx_lm.server`` does. ``fail_every=K`` answers every K-th chat
 request with HTTP 500; ``truncate_every=K`` cuts every K-th stream after half its chunks.
-A request may override any setting with a ``"stub": {...}`` object in its body.
+A request that is not streamed gets its whole reply after ``first_ms``: the message ``replies``
+(a JSON file) holds for its last user message, else a call of the first tool offered, if any. A request may override any setting with a ``"stub": {...}`` object in
+its body.
 
 Run it in its own process (``TimingStub`` below): in the client's process it would share the
 client's event loop and distort what it is there to measure. Used by the tests and by
@@ -40,6 +42,7 @@ class StubConfig:
     http10: bool = False
     fail_every: int = 0
     truncate_every: int = 0
+    replies: str = ""  # a JSON file {last user message: assistant message} for non-streamed replies
 
 
 class StubServer:
@@ -47,6 +50,7 @@ class StubServer:
         self.config = config
         self.log: list[dict] = []
         self.requests = 0
+        self.canned = json.loads(open(config.replies).read()) if config.replies else {}
 
     def next_index(self) -> int:
         self.requests += 1
@@ -92,7 +96,8 @@ class StubConnection(asyncio.Protocol):
                 log, self.server.log = self.server.log, []
                 self.send_json(200, log)
             elif method == "POST" and path.endswith("/chat/completions"):
-                await self.stream(json.loads(body or b"{}"), received)
+                request = json.loads(body or b"{}")
+                await (self.stream(request, received) if request.get("stream") else self.reply(request, received))
             else:
                 self.send_json(404, {"error": f"no route {method} {path}"})
         finally:
@@ -138,6 +143,35 @@ class StubConnection(asyncio.Protocol):
                 return
         self.end(config)
 
+    async def reply(self, request: dict, received: float) -> None:
+        """A non-streamed reply after ``first_ms``: a call of the first tool offered (no
+        arguments), else ``chunks × tokens_per_chunk`` tokens of text."""
+        config = replace(self.server.config, **request.get("stub", {}))
+        index = self.server.next_index()
+        delay = received + config.first_ms / 1000 - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if config.fail_every and index % config.fail_every == 0:
+            self.send_json(500, {"error": {"message": "stub failure", "type": "server_error"}})
+            return
+        tokens = config.chunks * config.tokens_per_chunk
+        message: dict = {"role": "assistant", "content": "tok " * tokens}
+        tools = request.get("tools") or []
+        canned = self.server.canned.get(last_user_text(request))
+        if canned is not None:
+            message = canned
+        elif tools:
+            message = {"role": "assistant", "content": None, "tool_calls": [{
+                "id": f"call-{index}", "type": "function",
+                "function": {"name": tools[0]["function"]["name"], "arguments": "{}"}}]}
+        self.server.log.append({"id": f"stub-{index}", "received": received, "sends": [time.perf_counter()]})
+        self.send_json(200, {
+            "id": f"stub-{index}", "object": "chat.completion", "model": MODEL,
+            "choices": [{"index": 0, "message": message,
+                         "finish_reason": "tool_calls" if message.get("tool_calls") else "length"}],
+            "usage": {"prompt_tokens": prompt_words(request), "completion_tokens": tokens,
+                      "total_tokens": prompt_words(request) + tokens}})
+
     def head(self, config: StubConfig) -> None:
         if config.http10:
             self.transport.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
@@ -163,6 +197,12 @@ class StubConnection(asyncio.Protocol):
     def event(payload) -> bytes:
         text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
         return f"data: {text}\n\n".encode()
+
+
+def last_user_text(request: dict) -> str:
+    users = [message for message in request.get("messages") or [] if message.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    return content if isinstance(content, str) else json.dumps(content)
 
 
 def prompt_words(request: dict) -> int:
