@@ -4,6 +4,7 @@ a saturated client)."""
 
 from __future__ import annotations
 
+from pytest_mlxbench.measure import request_tags
 from pytest_mlxbench.suites.rows import result_row
 from pytest_mlxbench.suites.serving.loadgen import PointRun
 from pytest_mlxbench.suites.serving.metrics import STATISTICS
@@ -56,6 +57,8 @@ def throughput_rows(run: PointRun, context: dict[str, str], slo_ms: dict[str, fl
 
 
 def latency_rows(run: PointRun, context: dict[str, str]) -> list[dict]:
+    """Each statistic of TTFT, TPOT, ITL and E2EL; the per-request ones (all but ITL, whose values
+    are gaps between tokens) carry their requests, the gate's evidence of their spread."""
     tags = point_tags(run, context)
     rows = []
     for metric in LATENCY_METRICS:
@@ -65,8 +68,9 @@ def latency_rows(run: PointRun, context: dict[str, str]) -> list[dict]:
             if value is None:
                 continue
             fields = {"first_token_latency_ms": value} if metric == "ttft" else {}
+            evidence = request_tags(values, "p50" if name == "median" else name) if metric != "itl" else {}
             rows.append(result_row(f"{metric}_{name}_{run.point.id}", metric, value, "ms",
-                                   {**tags, "values": len(values)}, **fields))
+                                   {**tags, "values": len(values), **evidence}, **fields))
     return rows
 
 
