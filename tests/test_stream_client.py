@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from support.timing_stub import TimingStub
@@ -136,3 +137,22 @@ def test_warm_up_lists_the_models_without_a_chat_request():
         assert stub.drain_log() == []  # no chat completion reached the stub
     assert models == ["timing-stub"] and idle == 3
     assert json.dumps(models)
+
+
+def test_a_blocked_event_loop_and_a_busy_cpu_mark_the_client_saturated():
+    from pytest_mlxbench.client.saturation import Saturation, SaturationMeter
+
+    async def blocked():
+        async with SaturationMeter(interval_s=0.005) as meter:
+            for _ in range(3):
+                time.sleep(0.03)  # the loop can answer nothing meanwhile: a probe due now waits
+                await asyncio.sleep(0.01)
+        return meter.result(requests=3)
+
+    saturation = asyncio.run(blocked())
+    assert max(saturation.lag_ms) >= 20 and saturation.saturated
+    assert "event-loop lag p99" in saturation.reasons[-1] and saturation.tags()["client_saturated"] == "true"
+    busy = Saturation(cpu_seconds=0.95, wall_seconds=1.0, requests=100, lag_ms=(0.1,))
+    idle = Saturation(cpu_seconds=0.10, wall_seconds=1.0, requests=100, lag_ms=(0.1,))
+    assert busy.saturated and busy.reasons == ["client CPU 95% of a core (limit 90%)"]
+    assert not idle.saturated and idle.tags()["client_cpu_ms_per_request"] == "1.000"

@@ -1,9 +1,10 @@
 """Is the client measuring the server, or itself? Its own CPU time and its event loop's lag.
 
 A client whose process is near a full core, or whose event loop answers late, stamps chunks
-late: the numbers then describe the client. The lag probe asks the loop every ``interval_s`` to
-run a callback "as soon as possible" and records how long that took — the wait any arriving
-chunk would have had at that moment.
+late: the numbers then describe the client. The lag probe is a timer due every ``interval_s``
+that then asks for a callback "as soon as possible"; the lag is from when the timer was due to
+when that callback ran — the wait any chunk arriving then would have had (it includes the event
+loop's timer granularity, up to 1 ms where the selector counts in milliseconds).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class SaturationMeter:
     async def __aenter__(self) -> SaturationMeter:
         self._loop = asyncio.get_running_loop()
         self._cpu0, self._wall0 = time.process_time(), time.perf_counter()
-        self._handle = self._loop.call_later(self.interval_s, self._ping)
+        self._schedule()
         return self
 
     async def __aexit__(self, *exc_info) -> None:
@@ -80,12 +81,16 @@ class SaturationMeter:
             self._handle.cancel()
             self._handle = None
 
-    def _ping(self) -> None:
-        self._handle = self._loop.call_soon(self._answer, time.perf_counter())
+    def _schedule(self) -> None:
+        due = self._loop.time() + self.interval_s
+        self._handle = self._loop.call_at(due, self._ping, due)
 
-    def _answer(self, asked: float) -> None:
-        self._lags.append((time.perf_counter() - asked) * 1000)
-        self._handle = self._loop.call_later(self.interval_s, self._ping)
+    def _ping(self, due: float) -> None:
+        self._handle = self._loop.call_soon(self._answer, due)
+
+    def _answer(self, due: float) -> None:
+        self._lags.append((self._loop.time() - due) * 1000)
+        self._schedule()
 
     def result(self, requests: int) -> Saturation:
         return Saturation(self._cpu1 - self._cpu0, self._wall1 - self._wall0, requests, tuple(self._lags))
