@@ -12,7 +12,7 @@ selected with ``-m throughput`` writes the throughput rows only (their tags carr
 and TPOT); ``-m "throughput or ttft"`` writes both.
 
 Failed and truncated requests are counted in rows and noted in the envelope; a point where every
-request failed is a harness error. A client near a full core or with event-loop lag past 2 ms
+request failed is a harness error. A client near a full core or with event-loop lag past 3 ms
 tags its rows ``client_saturated=true`` and warns.
 """
 

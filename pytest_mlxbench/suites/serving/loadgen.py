@@ -161,6 +161,7 @@ class Sweep:
             "prompt_tokens": str(self.workload.prompt_tokens), "output_tokens": str(self.workload.output_tokens),
             "eos_suppression": self.workload.eos_suppression, **self.budget.tags(),
             "server": "managed mlx_lm.server" if server is not None else "external",
+            "served_model": self.endpoint.model,  # the throughput envelope may hold in-process rows too
         }
         if server is not None:
             default = "mlx_lm.server default"
