@@ -69,6 +69,13 @@ def code_sandbox():
         yield sandbox
 
 
+def bench_request(item, endpoint, gen_kwargs):
+    """The requests a problem's test sends (one per sample), so ``--bench-concurrency`` can send them ahead."""
+    request = chat_request(item.callspec.params["problem"], endpoint.model, gen_kwargs)
+    samples = pytest_mlxbench.get_settings(item.config).code_samples
+    return [{**request, "seed": request["seed"] + index} for index in range(samples)]
+
+
 def test_code_problem(problem, openai_client, mlx_endpoint, mlxbench_settings, bench_gen_kwargs, code_sandbox,
                       record_sample):
     settings = mlxbench_settings

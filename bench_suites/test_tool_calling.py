@@ -40,6 +40,11 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("case", cases, ids=[case.id for case in cases])
 
 
+def bench_request(item, endpoint, gen_kwargs):
+    """The request a case's test sends, so ``--bench-concurrency`` can send it ahead."""
+    return chat_request(item.callspec.params["case"], endpoint.model, gen_kwargs)
+
+
 def test_tool_call(case, openai_client, mlx_endpoint, mlxbench_settings, bench_gen_kwargs, record_sample):
     request = chat_request(case, mlx_endpoint.model, bench_gen_kwargs)
     sample = {"id": case.id, "category": case.category, "source": case_source(mlxbench_settings),

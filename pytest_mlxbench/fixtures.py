@@ -30,7 +30,7 @@ from .records import (
     process_context,
 )
 from .session import BENCH_SESSION
-from .settings import Settings
+from .settings import Settings, managed_server_args
 
 
 def _settings(config: pytest.Config) -> Settings:
@@ -105,7 +105,7 @@ def mlx_server(pytestconfig, mlx_model_path):
     context = process_context(pytestconfig)
     log_path = bench.settings.out_dir / "logs" / f"{bench.stamp}-{_process_name(pytestconfig)}{os.getpid()}-mlx_lm-server.log"
     try:
-        server = ManagedServer(mlx_model_path, log_path).start()
+        server = ManagedServer(mlx_model_path, log_path, extra_args=managed_server_args(bench.settings)).start()
     except ServerError as error:
         pytest.fail(str(error), pytrace=False)
     context.server_started(server.process.pid)
@@ -227,9 +227,10 @@ def record_gen_kwargs(request) -> Callable[..., None]:
 def bench_gen_kwargs(mlxbench_settings, record_gen_kwargs) -> dict:
     """Keyword arguments for chat-completion requests from the options; requesting them records
     them as the suite's ``gen_kwargs``."""
+    from .backends.chat import request_kwargs
+
     record_gen_kwargs(**mlxbench_settings.gen_kwargs())
-    return {"max_tokens": mlxbench_settings.max_tokens, "temperature": mlxbench_settings.temperature,
-            "seed": mlxbench_settings.seed}
+    return request_kwargs(mlxbench_settings)
 
 
 def _plain_data(value: dict, recorder: str) -> dict:

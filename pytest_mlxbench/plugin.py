@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from .backends.chat import install_fanout
 from .envelope import suite_names
 from .errors import BenchInputError
 from .gate.items import Gate, GateRuleItem, report_rules
@@ -56,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[BENCH_SESSION] = bench
     _keep_timing_suites_on_one_worker(config)
     config.pluginmanager.register(BenchHooks(config, bench, threshold_gate), "mlxbench-session")
+    install_fanout(config, settings)
 
 
 @pytest.hookimpl(tryfirst=True, specname="pytest_configure")

@@ -2,7 +2,8 @@
 
 The core options are declared here; each suite domain declares its own in
 ``pytest_mlxbench/suites/<domain>/options.py`` (``OPTIONS``, and optional ``CHECKS`` run on the
-parsed settings), found without any edit here. Every option can also be set as an ini key
+parsed settings), found without any edit here; an optional ``server_args(settings)`` there adds
+arguments to the managed ``mlx_lm.server``. Every option can also be set as an ini key
 (``[tool.pytest.ini_options]``); the command line wins. Bad values raise BenchInputError with one
 line naming the option and the fix.
 """
@@ -69,6 +70,8 @@ CORE_OPTIONS = (
            + " (default: from the CI environment)"),
     Option("--bench-limit", "N", "run at most N cases per suite (on the built-in tiny model: 8)", kind="int",
            minimum=1, tiny_default="8"),
+    Option("--bench-concurrency", "N", "accuracy suites: chat requests sent ahead, N at a time, in the order the "
+           "items run (1: one at a time)", "4", kind="int", minimum=1),
     Option("--max-tokens", "N", "maximum tokens generated per request (on the built-in tiny model: 32)", "512",
            kind="int", minimum=1, tiny_default="32"),
     Option("--temperature", "T", "sampling temperature", "0.0", kind="number", minimum=0.0),
@@ -100,6 +103,13 @@ def all_options() -> tuple[Option, ...]:
     return CORE_OPTIONS + tuple(option for module in suite_option_modules() for option in module.OPTIONS)
 
 
+def managed_server_args(settings) -> tuple[str, ...]:
+    """Extra ``mlx_lm.server`` arguments asked for by suite options (``server_args(settings)`` in a
+    domain's ``options.py``)."""
+    return tuple(argument for module in suite_option_modules() if hasattr(module, "server_args")
+                 for argument in module.server_args(settings))
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("mlxbench", "LLM benchmarks (pytest-mlxbench)")
     for option in all_options():
@@ -128,6 +138,7 @@ class Settings:
     report_dir: Path | None
     suite_values: Mapping[str, Any] = field(default_factory=dict)
     tiny_settings: tuple[str, ...] = ()  # the short settings used on the built-in tiny model
+    concurrency: int = 1  # --bench-concurrency
 
     def __repr__(self) -> str:  # keep the API key out of every repr and traceback
         return f"Settings(model={self.model!r}, base_urls={self.base_urls!r}, out_dir={str(self.out_dir)!r})"
@@ -164,6 +175,7 @@ class Settings:
             report_dir=value["bench_report"],
             suite_values=MappingProxyType(suite_values),
             tiny_settings=tuple(raw.tiny_used),
+            concurrency=value["bench_concurrency"],
         )
         for module in suite_option_modules():
             for check in getattr(module, "CHECKS", ()):

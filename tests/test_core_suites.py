@@ -10,6 +10,7 @@ import pytest
 from support.contract import ROOT, read_envelopes, rows_by_name
 
 SUITES = ROOT / "bench_suites"
+NO_SWEEP = ("-k", "not serving")  # without the load sweep's tests (tests/test_serving_suite.py runs them)
 SMALL_THROUGHPUT = ("--bench-prompt-lengths", "16,64", "--bench-gen-tokens", "8", "--bench-repeats", "2")
 
 
@@ -27,7 +28,7 @@ def model_copy(tiny_model_dir, tmp_path):
 
 def test_throughput_in_process_on_the_builtin_model(pytester, tmp_path):
     out = tmp_path / "out"
-    result = run_suites(pytester, out, "-m", "throughput", *SMALL_THROUGHPUT)
+    result = run_suites(pytester, out, "-m", "throughput", *NO_SWEEP, *SMALL_THROUGHPUT)
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*throughput: 10 rows*", f"*envelope: {out}/*_throughput_mlxbench-tiny-llama.json"])
     envelope = read_envelopes(out)["throughput"]
@@ -59,7 +60,7 @@ def test_throughput_clips_prompts_to_the_model_context(pytester, tmp_path, model
     config["max_position_embeddings"] = 40
     (model_copy / "config.json").write_text(json.dumps(config))
     out = tmp_path / "out"
-    result = run_suites(pytester, out, "-m", "throughput", "--mlx-model", str(model_copy),
+    result = run_suites(pytester, out, "-m", "throughput", *NO_SWEEP, "--mlx-model", str(model_copy),
                         "--bench-prompt-lengths", "64", "--bench-gen-tokens", "8", "--bench-repeats", "1")
     assert result.ret == 0
     envelope = read_envelopes(out)["throughput"]
@@ -71,7 +72,7 @@ def test_throughput_clips_prompts_to_the_model_context(pytester, tmp_path, model
 def test_ttft_through_a_managed_server(pytester, tmp_path, model_copy):
     out = tmp_path / "out"
     result = run_suites(pytester, out, "-m", "ttft", "--ttft-requests", "4", "--bench-gen-tokens", "12",
-                        "--mlx-model", str(model_copy))
+                        "--mlx-model", str(model_copy), *NO_SWEEP)
     assert result.ret == 0
     envelope = read_envelopes(out)["ttft"]
     assert envelope["model"] == "my-local-model" and envelope["quantization"] == "unquantized-float32"
@@ -82,6 +83,9 @@ def test_ttft_through_a_managed_server(pytester, tmp_path, model_copy):
     assert rows["ttft_p90"]["tags"]["request_statistic"] == "p90"
     assert len(rows["ttft_p90"]["tags"]["request_samples"].split(",")) == 4  # requests, not repeats of a run
     assert "ttft_cold" in rows and rows["e2e_latency_p99"]["unit"] == "seconds"
+    assert rows["ttft_cold"]["tags"]["note"] == (
+        "first generation of the suite; before it: the managed server's readiness request "
+        "(one 1-token chat completion) and the client's warm-up GET /models")
     assert rows["decode"]["tags"]["token_count_source"] == "server_usage"
     assert rows["decode"]["decode_tokens_per_second"] > 0
     samples = [json.loads(line) for line in next(out.glob("*.samples.jsonl")).read_text().splitlines()]
@@ -103,13 +107,15 @@ def test_ttft_against_a_running_server_never_writes_the_api_key(pytester, tmp_pa
     monkeypatch.setenv("MLXBENCH_API_KEY", secret)
     out = tmp_path / "out"
     result = run_suites(pytester, out, "-m", "ttft", "--ttft-requests", "2", "--bench-gen-tokens", "4",
-                        "--mlx-base-url", running_server.base_url, "-v")
+                        "--mlx-base-url", running_server.base_url, "-v", *NO_SWEEP)
     assert result.ret == 0
     envelope = read_envelopes(out)["ttft"]
     # mlx_lm.server lists its model by absolute path: the envelope names the directory, not the path
     assert envelope["model"] == running_server.model_dir.name
     assert envelope["quantization"] == "unquantized-float32"  # read from the served directory's config.json
     assert not (out / "logs").exists()  # no managed server was started
+    assert "before it: nothing from this suite but the client's warm-up GET /models" in (
+        rows_by_name(envelope)["ttft_cold"]["tags"]["note"])
     written = "".join(path.read_text() for path in out.rglob("*") if path.is_file())
     assert secret not in written and secret not in result.stdout.str() + result.stderr.str()
 
@@ -183,7 +189,7 @@ def faster_than_any_noise(envelope: dict) -> float:
 
 def test_real_throughput_numbers_pass_against_themselves_and_fail_an_injected_regression(pytester, tmp_path):
     out = tmp_path / "out"
-    assert run_suites(pytester, out, "-m", "throughput", *SMALL_THROUGHPUT, "--bench-repeats", "3").ret == 0
+    assert run_suites(pytester, out, "-m", "throughput", *NO_SWEEP, *SMALL_THROUGHPUT, "--bench-repeats", "3").ret == 0
     [written] = out.glob("*throughput*.json")
     rules = tmp_path / "rules.toml"
     rules.write_text('[[rule]]\nsuite = "throughput"\nname = "decode_*"\nfield = "decode_tokens_per_second"\n'

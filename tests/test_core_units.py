@@ -152,14 +152,18 @@ def test_memory_snapshot_and_rss_sampler():
 
 
 def timing_with(text, completion_tokens, chunks):
-    from pytest_mlxbench.measure import StreamTiming
+    """A streamed reply of ``chunks`` content chunks: the first at 0.1 s, the last at 1.1 s."""
+    from pytest_mlxbench.client import StreamResult
 
-    return StreamTiming(ttft_s=0.1, total_s=1.1, text=text, completion_tokens=completion_tokens, prompt_tokens=None,
-                        content_chunks=chunks)
+    size = -(-len(text) // chunks)
+    pieces = [text[index * size:(index + 1) * size] for index in range(chunks)]
+    times = [0.1 + index / (chunks - 1) for index in range(chunks)]
+    return StreamResult(started=0.0, chunk_times=times, chunk_texts=pieces, last_chunk_at=times[-1],
+                        completion_tokens=completion_tokens)
 
 
 def test_completion_tokens_come_from_usage_then_the_tokenizer_then_chunks(tiny_model_dir):
-    from pytest_mlxbench.measure import completion_tokens, token_counter
+    from pytest_mlxbench.measure import completion_tokens, decode_rate, token_counter
 
     count = token_counter(tiny_model_dir)
     text = "hello world, the lighthouse keeper"
@@ -168,7 +172,7 @@ def test_completion_tokens_come_from_usage_then_the_tokenizer_then_chunks(tiny_m
     assert source == "tokenizer" and tokens == count(text) and tokens > 4
     assert completion_tokens(timing_with(text, None, 4), None) == (4, "stream_chunks")
     assert token_counter(None) is None
-    assert timing_with(text, 11, 4).decode_tokens_per_second(11) == pytest.approx(10.0)
+    assert decode_rate(timing_with(text, 11, 4), 11) == pytest.approx(10.0)
 
 
 def test_the_terminal_headline_prefers_measurements_over_counts():

@@ -12,6 +12,9 @@ answered), and HTTP 429 and 503 (the server says "later"). Each retry is counted
 to the session with the item's context (``records``), which notes the count in the suite's
 envelope. A timeout, any other status, or a connection cut after the response started is never
 retried.
+
+It is also where ``--bench-concurrency`` takes effect: a request already sent ahead for the
+running item (``backends.fanout``) is answered from there.
 """
 
 from __future__ import annotations
@@ -61,10 +64,36 @@ class Completion:
         return usage.model_dump(mode="json", exclude_none=True) if usage else None
 
 
+_fanout = None  # the run's backends.fanout.Fanout, installed by the plugin
+
+
+def install_fanout(config, settings) -> None:
+    """Register the fan-out of accuracy suites' requests for this run (``--bench-concurrency``)."""
+    global _fanout
+    from .fanout import Fanout
+
+    _fanout = Fanout(settings.concurrency, request_kwargs(settings))
+    config.pluginmanager.register(_fanout, "mlxbench-fanout")
+
+
+def request_kwargs(settings) -> dict:
+    """The generation parameters of a chat request, from the options."""
+    return {"max_tokens": settings.max_tokens, "temperature": settings.temperature, "seed": settings.seed}
+
+
 def complete(client, endpoint, request: dict) -> Completion:
     """Send ``client.chat.completions.create(**request)`` and time it, retrying what is safe to
     retry; raises RequestFailed with one line (the API key masked) when it does not get a chat
-    completion."""
+    completion. A reply sent ahead for the running item (``--bench-concurrency``) is taken
+    instead of sending again."""
+    ahead = _fanout.take(client, endpoint, request, send) if _fanout is not None else None
+    if ahead is not None:
+        return ahead.result()
+    return send(client, endpoint, request)
+
+
+def send(client, endpoint, request: dict) -> Completion:
+    """One request (and its retries), timed from sending to the complete reply."""
     from openai import OpenAIError
 
     retries = 0
