@@ -31,11 +31,11 @@ PERCENTILES = (50, 90, 99)
 
 
 @pytest.fixture
-def ttft_model_path(mlx_endpoint, mlxbench_settings):
+def ttft_model_path(mlx_endpoint, mlxbench_model):
     """The local model directory for counting tokens: the managed server's model, or --mlx-model."""
     if mlx_endpoint.server is not None:
         return mlx_endpoint.server.model_dir
-    model = mlxbench_settings.model
+    model = mlxbench_model.reference
     return Path(model) if model and Path(model).is_dir() else None
 
 

@@ -76,6 +76,13 @@ def load_baseline(path: str | Path) -> list[dict]:
 
 
 def _envelopes_at(path: Path) -> list[dict]:
+    return [envelope for _, envelope in envelope_files(path)]
+
+
+def envelope_files(path: str | Path) -> list[tuple[Path, dict]]:
+    """Every envelope of a file or directory (recursively; ``*.invalid.json`` left out), each with
+    its file, in file-name order."""
+    path = Path(path)
     if path.is_dir():
         # the plugin keeps envelopes that broke the contract as *.invalid.json: never results
         files = sorted(file for file in path.rglob("*.json") if not file.name.endswith(".invalid.json"))
@@ -85,7 +92,7 @@ def _envelopes_at(path: Path) -> list[dict]:
         files = [path]
     else:
         raise BenchInputError(f"{path} does not exist; give an envelope file or a directory of them")
-    return [_read_envelope(file) for file in files]
+    return [(file, _read_envelope(file)) for file in files]
 
 
 def newest_per_suite_model(envelopes: Iterable[dict]) -> list[dict]:
