@@ -30,7 +30,10 @@ def model_param(item: pytest.Item):
 
 
 def case_id(nodeid: str, label: str | None) -> str:
-    """The node id without its model part: the same case of every model has the same id."""
+    """The node id without its directories (they follow the rootdir, which differs between
+    checkouts) and without its model part: the same case of every model and run has the same id."""
+    path, separator, rest = nodeid.partition("::")
+    nodeid = path.rsplit("/", 1)[-1] + separator + rest
     if label is None or "[" not in nodeid:
         return nodeid
     head, _, params = nodeid.partition("[")

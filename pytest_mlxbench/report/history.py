@@ -68,7 +68,12 @@ def history_series(envelopes: Sequence[dict], rules: Sequence[gate.Rule] | None 
                               failures.get((head.name, head.metric), []))
                 series.points.setdefault(model, []).append(point)
             previous = envelope
-    return [found[key] for key in sorted(found)]
+    return [found[key] for key in sorted(found, key=_natural)]
+
+
+def _natural(key: tuple[str, str]) -> tuple:
+    """decode_128 before decode_2048 before decode_512 would be string order: numbers as numbers."""
+    return tuple(int(part) if part.isdigit() else part for text in key for part in re.split(r"(\d+)", text))
 
 
 def _gate_failures(current: dict, previous: dict, rules: Sequence[gate.Rule] | None) -> dict[tuple, list[str]]:

@@ -71,7 +71,7 @@ def _compare_suite(suite: str, reference: ModelRun, other: ModelRun, found: dict
             continue
         row, mdd = _pair_row(ours[name], theirs[name], reference, other, differs)
         result.rows.append(row)
-        if ours[name].outcomes is not None and theirs[name].outcomes is not None:
+        if mdd is not None:
             result.samples += _disagreements(suite, reference, other, ours[name], theirs[name])
             detectable.setdefault(suite, []).append(mdd)
 
@@ -124,11 +124,14 @@ def _pair_row(ours: Headline, theirs: Headline, reference: ModelRun, other: Mode
             tags["min_detectable_difference"] = mdd[0]
         else:
             difference = stats.Difference(theirs.value - ours.value, None, None, None, 0, "mcnemar-exact")
+            tags["note"] = "no case ids in common: not tested"
         tags.update(reference_only=reference_only, model_only=other_only)
     elif ours.values and theirs.values:
         difference = stats.paired_bootstrap(ours.values, theirs.values, ours.statistic,
                                             seed=_seed(ours.suite, ours.name, other.label, reference.label))
-        tags.update(statistic=ours.statistic, diff_pct=_percent(difference.value, ours.value))
+        tags["statistic"] = ours.statistic
+        if ours.value:
+            tags["diff_pct"] = round(difference.value / ours.value * 100, 2)
     else:
         difference = stats.Difference(theirs.value - ours.value, None, None, None, 0, "none")
         tags["note"] = "no per-case or per-repeat data on one side: not tested"
@@ -197,10 +200,6 @@ def settings_differences(ours: SuiteRun, theirs: SuiteRun, our_label: str, their
 def _machine(values: tuple) -> str:
     os_name, chip, memory = values
     return f"{chip}, {memory} GB, {os_name}"
-
-
-def _percent(change: float, base: float) -> float | None:
-    return round(change / base * 100, 2) if base else None
 
 
 def _seed(*parts: str) -> int:

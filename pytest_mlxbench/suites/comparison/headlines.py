@@ -45,12 +45,12 @@ class Headline:
 
 
 def headlines(suite: str, envelope: dict, cases: dict[str, dict] | None) -> list[Headline]:
+    if cases is not None and suite not in TIMING_SUITES:
+        return _pass_rate(suite, cases)
     if envelope.get("skipped"):
         return []
     if suite in TIMING_SUITES:
         return _timing_headlines(suite, envelope)
-    if cases is not None:
-        return _pass_rate(suite, cases)
     return _first_ratio(suite, envelope)
 
 

@@ -204,7 +204,7 @@ def paired_bootstrap(reference: Sequence[float], other: Sequence[float], statist
     """statistic(other) - statistic(reference), measured in pairs (index i of each belongs
     together), with the percentile interval of a paired bootstrap: the same resampled indices
     for both. The p-value is twice the share of resampled differences on the far side of 0 (the
-    level at which the interval would reach 0). Fewer than ``BOOTSTRAP_MIN_PAIRS`` pairs: no
+    level at which the interval would reach 0), at least 1/resamples. Fewer than ``BOOTSTRAP_MIN_PAIRS`` pairs: no
     interval and no p-value. Sequences of different lengths cannot be paired: each is resampled
     on its own (test "bootstrap-unpaired")."""
     import numpy as np
@@ -222,7 +222,8 @@ def paired_bootstrap(reference: Sequence[float], other: Sequence[float], statist
     differences = _statistic(b[b_index], statistic, axis=1) - _statistic(a[a_index], statistic, axis=1)
     low, high = np.quantile(differences, [alpha / 2, 1 - alpha / 2])
     far_side = min(np.mean(differences <= 0), np.mean(differences >= 0))
-    return Difference(value, float(low), float(high), float(min(1.0, 2 * far_side)), pairs, test)
+    p_value = min(1.0, max(2 * far_side, 1 / resamples))  # no resample on the far side: p < 1/resamples
+    return Difference(value, float(low), float(high), float(p_value), pairs, test)
 
 
 def bootstrap_interval(values: Sequence[float], statistic: str = "median", resamples: int = RESAMPLES,
