@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.contract import contract_errors, rows_by_name
+from support.contract import contract_errors, require_extra, rows_by_name
 from support.variant_model import variant_model
 
 from pytest_mlxbench.suites.comparison import stats
@@ -209,3 +209,36 @@ def test_a_model_is_released_before_the_next_one_loads(pytester, tmp_path):
         assert rows[f"model:load_in_process[{label}]"]["value"] > 0
         assert rows[f"model:load_server[{label}]"]["value"] > 0
         assert rows[f"model:peak_rss[{label}]"]["peak_rss_mb"] > 0
+
+
+def comparable(envelope: dict) -> dict:
+    """What a serial and a pytest-xdist run must agree on: the rows, without time, memory and notes."""
+    return sorted((row["name"], row["value"], sorted((key, value) for key, value in row["tags"].items()
+                                                        if key not in ("run",)))
+                  for row in envelope["results"] if row["metric"] not in ("memory", "load_time"))
+
+
+def test_pytest_xdist_writes_the_same_comparison_as_a_serial_run(pytester, models, tmp_path):
+    require_extra("xdist", "pip install -e '.[dev]'")
+    pytester.makepyfile(test_answers=ANSWERING_SUITE)
+    both = ("--mlx-model", str(models["alpha"]), "--mlx-model", str(models["beta"]))
+    assert run(pytester, tmp_path / "serial", *both).ret == 0
+    assert run(pytester, tmp_path / "xdist", *both, "-n", "2").ret == 0
+    serial, parallel = written(tmp_path / "serial"), written(tmp_path / "xdist")
+    assert set(serial) == set(parallel)
+    key = ("capability-comparison", "alpha vs beta")
+    assert comparable(parallel[key]) == comparable(serial[key])
+    for out in ("serial", "xdist"):
+        [cases] = (tmp_path / out).glob("*_knowledge_beta.cases.jsonl")
+        assert len(jsonl(cases)) == 40
+
+
+def test_an_earlier_outcome_file_that_is_broken_is_one_line(pytester, models, tmp_path):
+    pytester.makepyfile(test_answers=ANSWERING_SUITE)
+    first = tmp_path / "first"
+    assert run(pytester, first, "--mlx-model", str(models["alpha"]), "-m", "knowledge").ret == 0
+    [cases] = first.glob("*.cases.jsonl")
+    cases.write_text("not json\n")
+    result = run(pytester, tmp_path / "second", "--mlx-model", str(models["beta"]), "--bench-compare", str(first))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {cases}: not a per-case outcome file (*); remove it or write it again"])
