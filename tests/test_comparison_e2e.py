@@ -81,12 +81,11 @@ def test_two_models_through_bench_suites_then_a_later_run_compared_with_them(pyt
 
 
 @pytest.mark.slow
-def test_models_served_by_their_own_servers_compare_by_name_and_url(pytester, tmp_path, running_server):
-    from support.variant_model import variant_model
-
+def test_models_served_by_their_own_servers_compare_by_name_and_url(pytester, tmp_path, running_server,
+                                                                   variant_model_dir):
     from pytest_mlxbench.backends.server import ManagedServer
 
-    other = ManagedServer(variant_model(tmp_path / "variant"), tmp_path / "variant.log").start()
+    other = ManagedServer(variant_model_dir, tmp_path / "variant.log").start()
     try:
         out = tmp_path / "out"
         result = pytester.runpytest_subprocess(

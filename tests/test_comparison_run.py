@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from support.contract import contract_errors, require_extra, rows_by_name
-from support.variant_model import variant_model
 
 from pytest_mlxbench.suites.comparison import stats
 
@@ -189,8 +188,8 @@ def test_server(mlx_endpoint, mlxbench_model, record_metric):
 """
 
 
-def test_a_model_is_released_before_the_next_one_loads(pytester, tmp_path):
-    variant = variant_model(tmp_path / "variant")
+def test_a_model_is_released_before_the_next_one_loads(pytester, tmp_path, variant_model_dir):
+    variant = variant_model_dir
     pytester.makepyfile(test_memory=MEMORY_SUITE)
     out = tmp_path / "out"
     result = run(pytester, out, "--mlx-model", "mlxbench/tiny-llama", "--mlx-model", str(variant), "-v")
