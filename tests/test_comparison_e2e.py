@@ -102,3 +102,40 @@ def test_models_served_by_their_own_servers_compare_by_name_and_url(pytester, tm
     rows = rows_by_name(written["capability-comparison", "tiny vs variant"])
     pair = rows["ttft:ttft_p50[variant vs tiny]"]["tags"]
     assert pair["test"] == "paired-bootstrap" and pair["n"] == "10" and pair["n_of"] == "requests"
+
+
+def fake_hub_cache(root: Path, repo_ids: list[str]) -> Path:
+    """A Hugging Face cache holding config files of these repos: what mlx_lm.server lists as models."""
+    for repo_id in repo_ids:
+        repo = root / f"models--{repo_id.replace('/', '--')}"
+        snapshot = repo / "snapshots" / ("0" * 40)
+        snapshot.mkdir(parents=True)
+        (repo / "blobs").mkdir()
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text("0" * 40)
+        for name in ("config.json", "model.safetensors.index.json", "tokenizer_config.json"):
+            (snapshot / name).write_text("{}")
+    return root
+
+
+@pytest.mark.slow
+def test_a_model_the_server_does_not_list_is_one_line_when_comparing(pytester, tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(fake_hub_cache(tmp_path / "hub", ["org/model-a", "org/model-b"])))
+    from pytest_mlxbench.backends.server import ManagedServer
+
+    server = ManagedServer(tiny_model_dir, tmp_path / "server.log").start()
+    try:
+        pytester.makepyfile(test_listed="""
+            import pytest_mlxbench
+            pytestmark = pytest_mlxbench.suite("knowledge")
+
+            def test_asks(mlx_endpoint, record_metric):
+                record_metric("asked", "count", 1, "count", tags={"model": mlx_endpoint.model})
+        """)
+        result = pytester.runpytest_subprocess("--mlx-base-url", server.base_url, "--mlx-model", "org/model-a",
+                                               "--mlx-model", "org/absent", "--bench-out", str(tmp_path / "out"),
+                                               "-p", "no:cacheprovider")
+    finally:
+        server.stop()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([f"*--mlx-model org/absent: {server.base_url} does not list it; it lists *org/model-a*"])
