@@ -13,7 +13,7 @@ def comparison_lines(envelope: dict) -> list[str]:
         tags = row.get("tags", {})
         if tags.get("role") == "difference":
             lines.append(f"  {tags['suite']} {tags['headline']}: {tags['model']} - {tags['reference']} = "
-                         f"{_number(row['value'], signed=True)} {row['unit']}{_interval(tags)} "
+                         f"{row['value']:+.3g} {row['unit']}{_interval(tags)} "
                          f"({tags['test']}, {tags['n']} {tags['n_of']}): {tags['verdict']}")
         elif tags.get("role") == "min_detectable_difference":
             lines.append(f"  {tags['suite']}: {tags['note']} (80% power)")
@@ -24,9 +24,4 @@ def _interval(tags: dict) -> str:
     if "ci_low" not in tags:
         return ""
     low, high = float(tags["ci_low"]), float(tags["ci_high"])
-    return f" [{_number(low, signed=True)}, {_number(high, signed=True)}], p = {float(tags['p_value']):.3g}"
-
-
-def _number(value: float, signed: bool = False) -> str:
-    text = f"{value:+.3g}" if signed else f"{value:.3g}"
-    return text
+    return f" [{low:+.3g}, {high:+.3g}], p = {float(tags['p_value']):.3g}"
