@@ -84,16 +84,19 @@ def _error_bars(points: list[list]):
 
 
 def difference_forest(envelope: dict):
-    """Each model's difference from the reference with its 95% interval, a panel per unit; green
-    or red where the interval excludes 0 (better or worse), grey where it holds 0."""
+    """Each model's difference from the reference with its 95% interval, a panel per unit (one
+    above the other); green or red where the interval excludes 0 (better or worse), grey where it
+    holds 0."""
     rows = rows_with_role(envelope, "difference")
     if not rows:
         return None, {}
     units = sorted({row["unit"] for row in rows})
+    counts = [sum(row["unit"] == unit for row in rows) for unit in units]
     series: dict[str, list] = {}
-    figure = _new_figure(max(6, 4.5 * len(units)), 1.4 + 0.4 * max(sum(r["unit"] == u for r in rows) for u in units))
-    for position, unit in enumerate(units, start=1):
-        axes = figure.add_subplot(1, len(units), position)
+    figure = _new_figure(9, sum(1.2 + 0.4 * count for count in counts))
+    grid = figure.add_gridspec(len(units), 1, height_ratios=[1.2 + 0.4 * count for count in counts])
+    for position, unit in enumerate(units):
+        axes = figure.add_subplot(grid[position])
         of_unit = [row for row in rows if row["unit"] == unit]
         labels = []
         for index, row in enumerate(of_unit):
