@@ -34,7 +34,10 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def answer_checker(mlxbench_settings):
-    from pytest_mlxbench.suites.math_hard.equivalence import AnswerChecker, CheckerUnavailable
+    from pytest_mlxbench.suites.math_hard.equivalence import (
+        AnswerChecker,
+        CheckerUnavailable,
+    )
 
     checker = AnswerChecker(mlxbench_settings.math_check_timeout)
     try:

@@ -22,7 +22,11 @@ import pytest
 
 import pytest_mlxbench
 from pytest_mlxbench.suites.serving.loadgen import Sweep
-from pytest_mlxbench.suites.serving.rows import latency_rows, point_notes, throughput_rows
+from pytest_mlxbench.suites.serving.rows import (
+    latency_rows,
+    point_notes,
+    throughput_rows,
+)
 from pytest_mlxbench.suites.serving.workload import load_points
 
 
@@ -33,8 +37,8 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="module")
-def load_sweep(mlx_endpoint, mlxbench_settings):
-    return Sweep(mlx_endpoint, mlxbench_settings)
+def load_sweep(mlx_endpoint, mlxbench_settings, mlxbench_model):
+    return Sweep(mlx_endpoint, mlxbench_settings, mlxbench_model.reference)
 
 
 def measured_point(load_sweep, load_point, mlx_endpoint, record_note, record_gen_kwargs):

@@ -56,14 +56,14 @@ def cold_note(endpoint, request) -> str:
     return f"first generation of the suite; before it: {before}"
 
 
-def test_ttft(mlx_endpoint, mlxbench_settings, record_metric, record_sample, record_note, record_gen_kwargs, request):
+def test_ttft(mlx_endpoint, mlxbench_settings, mlxbench_model, record_metric, record_sample, record_note, record_gen_kwargs, request):
     settings = mlxbench_settings
     try:
         mlx_endpoint.check_alive()
     except ServerError as error:
         pytest.fail(str(error), pytrace=False)
     record_gen_kwargs(max_gen_toks=settings.gen_tokens, temperature=settings.temperature)
-    count_tokens = token_counter(local_model_dir(mlx_endpoint, settings))
+    count_tokens = token_counter(local_model_dir(mlx_endpoint, mlxbench_model.reference))
     run_id = uuid.uuid4().hex[:8]
     # a prefix unique to the request, so no prompt cache serves one request from another
     bodies = [{"model": mlx_endpoint.model, "max_tokens": settings.gen_tokens, "temperature": settings.temperature,

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, metavar="DIR", help="directory to write index.html and plots into")
     report.add_argument("--baseline", metavar="PATH", help="baseline envelope file or directory of earlier envelopes")
     report.add_argument("--thresholds", metavar="FILE", help="TOML file of [[rule]] tables, or a pyproject.toml")
+    report.add_argument("--history", action="store_true",
+                        help="also write history.html: every envelope's headlines over time per model, marked where "
+                        "the gate (--thresholds, else a 5%% rule) would have failed a run against the previous one")
     return parser
 
 
@@ -56,7 +59,13 @@ def _report(args: argparse.Namespace) -> int:
     if args.thresholds:
         outcomes = gate.evaluate(gate.load_rules(args.thresholds), envelopes, baseline)
         print(format_outcomes_table(outcomes))
-    page = write_report(envelopes, args.out, baseline=baseline, outcomes=outcomes)
+    if args.history:
+        from pytest_mlxbench.report.history import write_history
+
+        every = [envelope for path in args.inputs for _, envelope in storage.envelope_files(path)]
+        print(write_history(every, args.out, gate.load_rules(args.thresholds) if args.thresholds else None))
+    page = write_report(envelopes, args.out, baseline=baseline, outcomes=outcomes,
+                        links=["history.html"] if args.history else ())
     print(page)
     return 1 if outcomes and any(outcome.status == "failed" for outcome in outcomes) else 0
 

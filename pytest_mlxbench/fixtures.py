@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -12,14 +13,17 @@ import pytest
 
 from .backends.endpoint import PLACEHOLDER_API_KEY, Endpoint, served_model
 from .backends.gguf import is_gguf_file
+from .backends.lineup import ModelSpec
 from .backends.models import (
     ModelInfo,
     conversion_notes,
     describe_model,
+    display_name,
     local_model_path,
 )
 from .backends.server import SERVED_MODEL, ManagedServer, ServerError
 from .envelope import check_result_row, plain_row
+from .errors import BenchInputError
 from .records import (
     GEN_KWARGS,
     IN_PROCESS,
@@ -43,73 +47,75 @@ def mlxbench_settings(pytestconfig) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def mlx_model_path(pytestconfig) -> Path:
-    """Local directory of the model under test (fetched once for a Hugging Face id; the built-in
-    tiny model when no --mlx-model is given)."""
-    return resolve_model_path(pytestconfig)
-
-
-def resolve_model_path(config: pytest.Config, progress: Callable[[str], None] | None = None) -> Path:
-    context = process_context(config)
-    if context.model_path is None:
-        reference = _settings(config).model
-        if reference is None:
-            from .backends.tinymodel import ensure_tiny_model
-
-            context.model_path = ensure_tiny_model()
-        else:
-            context.model_path = local_model_path(reference, progress)
-            for note in conversion_notes(context.model_path):
-                context.note(note)
-    return context.model_path
-
-
-def model_info(settings: Settings, path: Path | None) -> ModelInfo:
-    reference = settings.model
-    if reference is None:
-        from .backends.tinymodel import TINY_MODEL_NAME, TINY_MODEL_VERSION
-
-        return ModelInfo(TINY_MODEL_NAME, path, f"v{TINY_MODEL_VERSION}", describe_model("", path).quantization)
-    return describe_model(display_name(reference), path)
-
-
-def display_name(reference: str) -> str:
-    """A Hugging Face id as is; a local directory by its name, or by its hub id when it is a
-    hub-cache snapshot (no home-directory paths in envelopes)."""
-    path = Path(reference)
-    if not path.is_absolute():
-        return reference
-    parts = path.parts
-    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
-        return parts[-3].removeprefix("models--").replace("--", "/")
-    return path.name
+def mlxbench_model(pytestconfig, request) -> ModelSpec:
+    """The model under test (``backends.lineup.ModelSpec``): with several --mlx-model, every test
+    that uses a model is parametrized by it (ids ``model-<label>``); otherwise the one model."""
+    return getattr(request, "param", None) or _settings(pytestconfig).models[0]
 
 
 @pytest.fixture(scope="session")
-def mlx_model(pytestconfig, mlx_model_path):
-    """The model and tokenizer loaded in process through mlx-lm, once per session."""
-    from .backends.mlx_backend import load_model, seed_everything
+def mlx_model_path(pytestconfig, mlxbench_model) -> Path:
+    """Local directory of the model under test (fetched once for a Hugging Face id; the built-in
+    tiny model when no --mlx-model is given)."""
+    if not mlxbench_model.local:
+        pytest.skip(f"{mlxbench_model.label} is a model served at {mlxbench_model.base_url or 'the server'}: "
+                    "this test needs the model's files (give a local --mlx-model to run it)")
+    return resolve_model_path(pytestconfig, mlxbench_model)
+
+
+def resolve_model_path(config: pytest.Config, spec: ModelSpec, progress: Callable[[str], None] | None = None) -> Path:
+    context = process_context(config)
+    if spec.label not in context.model_paths:
+        if spec.reference is None:
+            from .backends.tinymodel import ensure_tiny_model
+
+            context.model_paths[spec.label] = ensure_tiny_model()
+        else:
+            context.model_paths[spec.label] = local_model_path(spec.reference, progress)
+            for note in conversion_notes(context.model_paths[spec.label]):
+                context.note(note)
+    return context.model_paths[spec.label]
+
+
+def model_info(spec: ModelSpec, path: Path | None) -> ModelInfo:
+    if spec.reference is None:
+        from .backends.tinymodel import TINY_MODEL_NAME, TINY_MODEL_VERSION
+
+        return ModelInfo(TINY_MODEL_NAME, path, f"v{TINY_MODEL_VERSION}", describe_model("", path).quantization)
+    return describe_model(spec.name, path)
+
+
+@pytest.fixture(scope="session")
+def mlx_model(pytestconfig, mlx_model_path, mlxbench_model):
+    """The model and tokenizer loaded in process through mlx-lm, once per session (per model when
+    several are compared: released, MLX's cache cleared, before the next one loads)."""
+    from .backends.mlx_backend import load_model, release_model, seed_everything
 
     settings, context = _settings(pytestconfig), process_context(pytestconfig)
     loaded = load_model(mlx_model_path)
     context.phase("model_loaded")
     seed_everything(settings.seed)
-    context.set_model(IN_PROCESS, model_info(settings, mlx_model_path))
-    return loaded
+    context.set_model(mlxbench_model.label, IN_PROCESS, model_info(mlxbench_model, mlx_model_path),
+                      loaded.load_seconds)
+    yield loaded
+    release_model(loaded)
 
 
 @pytest.fixture(scope="session")
-def mlx_server(pytestconfig, mlx_model_path):
-    """An ``mlx_lm.server`` for the model on a free loopback port, stopped at session end."""
+def mlx_server(pytestconfig, mlx_model_path, mlxbench_model):
+    """An ``mlx_lm.server`` for the model on a free loopback port, stopped at session end (or, when
+    several models are compared, at the end of its model's tests)."""
     bench = pytestconfig.stash[BENCH_SESSION]
     context = process_context(pytestconfig)
     log_path = bench.settings.out_dir / "logs" / f"{bench.stamp}-{_process_name(pytestconfig)}{os.getpid()}-mlx_lm-server.log"
+    started = time.perf_counter()
     try:
         server = ManagedServer(mlx_model_path, log_path, extra_args=managed_server_args(bench.settings)).start()
     except ServerError as error:
         pytest.fail(str(error), pytrace=False)
     context.server_started(server.process.pid)
-    context.set_model(SERVER, model_info(bench.settings, mlx_model_path))
+    context.set_model(mlxbench_model.label, SERVER, model_info(mlxbench_model, mlx_model_path),
+                      time.perf_counter() - started)
     yield server
     context.server_stopping()
     server.stop()
@@ -122,22 +128,26 @@ def _process_name(config: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def mlx_endpoint(pytestconfig, request) -> Endpoint:
-    """The server the OpenAI clients talk to: --mlx-base-url if given, else a managed mlx_lm.server."""
-    settings, context = _settings(pytestconfig), process_context(pytestconfig)
-    if not settings.base_urls:
+def mlx_endpoint(pytestconfig, request, mlxbench_model) -> Endpoint:
+    """The server the OpenAI clients talk to: the model's own URL (``NAME=URL``), else --mlx-base-url,
+    else a managed mlx_lm.server."""
+    settings, context, spec = _settings(pytestconfig), process_context(pytestconfig), mlxbench_model
+    if not spec.base_url and not settings.base_urls:
         server = request.getfixturevalue("mlx_server")
         return Endpoint(server.base_url, model=SERVED_MODEL, server=server)
-    base_url = worker_base_url(pytestconfig, settings.base_urls)
+    base_url = spec.base_url or worker_base_url(pytestconfig, settings.base_urls)
     api_key = settings.api_key or PLACEHOLDER_API_KEY
-    requested, note = served_model(base_url, api_key, settings.model)
+    try:
+        requested, note = served_model(base_url, api_key, spec.reference, strict=len(settings.models) > 1)
+    except BenchInputError as error:
+        pytest.fail(str(error), pytrace=False)
     if note:
         context.note(note)
-    if len(settings.base_urls) > 1:
+    if len(settings.base_urls) > 1 and not spec.base_url:
         context.note(f"servers: {_process_name(pytestconfig) or 'this run '}used {base_url}")
-    reference = settings.model or requested  # mlx_lm.server lists its model by absolute path
+    reference = spec.reference or requested  # mlx_lm.server lists its model by absolute path
     local = Path(reference) if Path(reference).is_dir() or is_gguf_file(Path(reference)) else None
-    context.set_model(SERVER, describe_model(display_name(reference), local))
+    context.set_model(spec.label, SERVER, describe_model(display_name(reference), local))
     return Endpoint(base_url, api_key, requested)
 
 

@@ -68,13 +68,13 @@ def completion_tokens(result, count_tokens: Callable[[str], int] | None) -> tupl
     return len(result.chunk_times), "stream_chunks"
 
 
-def local_model_dir(endpoint, settings) -> Path | None:
-    """The served model's local directory, for its tokenizer: the managed server's model, or
-    ``--mlx-model`` when it names a directory (an external server's files are not at hand)."""
+def local_model_dir(endpoint, reference: str | None) -> Path | None:
+    """The served model's local directory, for its tokenizer: the managed server's model, or the
+    model's reference (``--mlx-model``) when it names a directory (an external server's files are
+    not at hand)."""
     if endpoint.server is not None:
         return endpoint.server.model_dir
-    model = settings.model
-    return Path(model) if model and Path(model).is_dir() else None
+    return Path(reference) if reference and Path(reference).is_dir() else None
 
 
 def decode_rate(result, tokens: int) -> float | None:

@@ -13,7 +13,8 @@ from .backends.chat import install_fanout
 from .envelope import suite_names
 from .errors import BenchInputError
 from .gate.items import Gate, GateRuleItem, report_rules
-from .records import CONTEXT, SUITE, process_context, suite_tag
+from .multimodel import model_param, parametrize_by_model, release_model_before_the_next
+from .records import CONTEXT, SUITE, TIMING_SUITES, process_context, suite_tag
 from .report.terminal import (
     is_benchmark_header,
     skip_lines,
@@ -21,8 +22,8 @@ from .report.terminal import (
     unsaved_envelope_lines,
     wants_benchmark_output,
 )
-from .session import BENCH_SESSION, BenchSession
 from .selection import registered_markers, unknown_name_problem
+from .session import BENCH_SESSION, BenchSession
 from .settings import Settings, add_options
 from .storage import probe_directory
 
@@ -31,7 +32,6 @@ pytest_plugins = ("pytest_mlxbench.fixtures",)
 SUITES = suite_names()
 RECORDERS = frozenset({"record_metric", "record_sample"})
 MODEL_FIXTURES = frozenset({"mlx_model", "mlx_model_path", "mlx_endpoint"})
-TIMING_SUITES = ("throughput", "ttft")
 TIMING_GROUP = "mlxbench-timing"  # pytest-xdist runs these on one worker, one after another
 
 
@@ -136,6 +136,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc):
         raise pytest.Collector.CollectError(str(error)) from None
 
 
+@pytest.hookimpl(tryfirst=True, specname="pytest_generate_tests")  # first: ids read [model-<label>-...]
+def pytest_generate_tests_by_model(metafunc: pytest.Metafunc) -> None:
+    from .session import BENCH_SESSION
+
+    parametrize_by_model(metafunc, metafunc.config.stash[BENCH_SESSION].settings.models)
+
+
 def suite_marker_problems(items: list[pytest.Item]) -> list[str]:
     is_bench_file = any(item_suites(item) or RECORDERS & set(getattr(item, "fixturenames", ())) for item in items)
     if not is_bench_file:
@@ -178,7 +185,7 @@ class BenchHooks:
     @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")  # a second impl of the hook
     def pytest_collection_modifyitems_of_suites(self, items: list[pytest.Item]) -> None:
         """After -m, -k and --lf have chosen: keep the chosen rules for the session's end (they run
-        on the controller), tag each suite test, then apply --bench-limit per suite."""
+        on the controller), tag each suite test, then apply --bench-limit per suite (and model)."""
         self._check_mark_expression(items)
         kept, deselected, counts = [], [], {}
         limit = self.bench.settings.limit
@@ -190,9 +197,9 @@ class BenchHooks:
             if not suites:
                 kept.append(item)
                 continue
-            suite = suites[0]
-            counts[suite] = counts.get(suite, 0) + 1
-            if limit and counts[suite] > limit:
+            suite, model = suites[0], model_param(item)
+            counts[suite, model] = counts.get((suite, model), 0) + 1
+            if limit and counts[suite, model] > limit:
                 deselected.append(item)
                 continue
             item.user_properties.append((SUITE, suite_tag(item, suite)))
@@ -249,10 +256,13 @@ class BenchHooks:
         settings = self.bench.settings
         try:
             if "mlx_endpoint" in needed:
-                for base_url in settings.base_urls:
+                for base_url in dict.fromkeys([*settings.base_urls, *(spec.base_url for spec in settings.models
+                                                                      if spec.base_url)]):
                     check_reachable(base_url)
             if not settings.base_urls or needed - {"mlx_endpoint"}:
-                resolve_model_path(self.config, progress=self._status_line)
+                for spec in settings.models:
+                    if spec.local:
+                        resolve_model_path(self.config, spec, progress=self._status_line)
         except BenchInputError as error:
             raise pytest.UsageError(str(error)) from None
 
@@ -274,11 +284,14 @@ class BenchHooks:
         return result
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item: pytest.Item):
-        """After the item's fixtures (and, for the last item, the session's) are torn down, its
-        teardown report carries this process's context to the controller."""
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):
+        """After the item's fixtures (and, for the last item, the session's; for a model's last
+        item, that model's) are torn down, its teardown report carries this process's context to
+        the controller."""
         try:
-            return (yield)
+            result = yield
+            release_model_before_the_next(item, nextitem)
+            return result
         finally:
             if suite_of(item) is not None:
                 item.user_properties.append((CONTEXT, process_context(self.config).take()))
@@ -340,6 +353,12 @@ class BenchHooks:
             terminalreporter.line(self.bench.write_failure, red=True)
             for line in unsaved_envelope_lines(self.bench.written):
                 terminalreporter.line(line)
+        for suite in self.bench.written:
+            if suite.suite == "capability-comparison" and not suite.problems:
+                from .report.comparison_text import comparison_lines
+
+                for line in comparison_lines(suite.envelope):
+                    terminalreporter.line(line)
         if self.gate and self.gate.outcomes:
             from .report import format_outcomes_table
 

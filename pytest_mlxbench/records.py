@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from .multimodel import case_id, model_param
 from .system import RssSampler, memory_snapshot, mlx_peak_memory_gb
 
 RESULT, SAMPLE, NOTE, GEN_KWARGS, SUITE, CONTEXT = (
@@ -24,6 +25,7 @@ RESULT, SAMPLE, NOTE, GEN_KWARGS, SUITE, CONTEXT = (
     "mlxbench_context",
 )
 IN_PROCESS, SERVER = "in_process", "server"
+TIMING_SUITES = ("throughput", "ttft")  # measured, not answer-checked: their cases are no pass/fail signal
 BACKEND_FIXTURES = {"mlx_model": IN_PROCESS, "mlx_endpoint": SERVER}
 SAMPLE_INTERVAL_S = 0.02
 
@@ -31,8 +33,12 @@ SAMPLE_INTERVAL_S = 0.02
 def suite_tag(item: pytest.Item, suite: str) -> dict:
     """The plain-data description of a suite item, from the process that collected it."""
     fixtures = set(getattr(item, "fixturenames", ()))
+    spec = model_param(item)
+    label = spec.label if spec is not None else None
     return {
         "suite": suite,
+        "model": label,  # the --mlx-model this item runs on, when the run compares several
+        "case": case_id(item.nodeid, label),
         "file": str(item.path),
         "module": module_id(item.nodeid),
         "summarizer": summarizer_ref(getattr(item, "module", None)),
@@ -70,17 +76,19 @@ class ModelRecord:
     name: str
     revision: str | None = None
     quantization: str | None = None
+    load_seconds: float | None = None  # loading in process, or starting the managed server until it answers
 
 
 @dataclass
 class ProcessContext:
-    """This process's contribution to the envelopes: models in use, notes, the managed server,
-    and memory measured around each suite item (this process and the server, sampled)."""
+    """This process's contribution to the envelopes: models in use (by model label, then backend),
+    notes, the managed server, and memory measured around each suite item (this process and the
+    server, sampled)."""
 
-    models: dict[str, ModelRecord] = field(default_factory=dict)
+    models: dict[str, dict[str, ModelRecord]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     server_pid: int | None = None
-    model_path: Path | None = None
+    model_paths: dict[str, Path] = field(default_factory=dict)  # model label -> local directory
     _sent_notes: int = 0
     _window: dict | None = None
     _samplers: dict[str, RssSampler] = field(default_factory=dict)
@@ -89,8 +97,9 @@ class ProcessContext:
         if text not in self.notes:
             self.notes.append(text)
 
-    def set_model(self, backend: str, info) -> None:
-        self.models[backend] = ModelRecord(info.name, info.revision, info.quantization)
+    def set_model(self, label: str, backend: str, info, load_seconds: float | None = None) -> None:
+        self.models.setdefault(label, {})[backend] = ModelRecord(info.name, info.revision, info.quantization,
+                                                                 load_seconds)
 
     def item_started(self, suite: str) -> None:
         self._stop_samplers()
@@ -137,8 +146,9 @@ class ProcessContext:
             window["t1"] = time.time()
             window["mlx_peak_gb"] = mlx_peak_memory_gb()
         notes, self._sent_notes = self.notes[self._sent_notes:], len(self.notes)
-        return {"models": {backend: asdict(model) for backend, model in self.models.items()},
-                "notes": notes, "memory": window, "retries": take_retries()}
+        models = {label: {backend: asdict(model) for backend, model in backends.items()}
+                  for label, backends in self.models.items()}
+        return {"models": models, "notes": notes, "memory": window, "retries": take_retries()}
 
     def _stop_samplers(self) -> dict[str, float]:
         peaks = {}

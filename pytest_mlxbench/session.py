@@ -24,6 +24,7 @@ from .records import (
     NOTE,
     RESULT,
     SAMPLE,
+    TIMING_SUITES,
     dict_items,
     module_id,
     tagged_suite,
@@ -36,6 +37,7 @@ from .summaries import SummaryFailed, run_summary
 class SuiteRecord:
     name: str
     suite_file: Path
+    model: str | None = None  # the model label when the run compares several (records.suite_tag)
     rows: list[dict] = field(default_factory=list)
     samples_by_module: dict[str, list[dict]] = field(default_factory=dict)
     summarizers: dict[str, dict] = field(default_factory=dict)  # module id -> summarizer_ref
@@ -46,6 +48,7 @@ class SuiteRecord:
     memory: list[dict] = field(default_factory=list)  # one window per item (records.ProcessContext)
     retries: list[str] = field(default_factory=list)  # why each request sent again was (backends.chat)
     skips: dict[str, int] = field(default_factory=dict)  # reason -> skipped tests
+    cases: dict[str, dict] = field(default_factory=dict)  # case id -> its outcome (``case_outcome``)
 
     @property
     def samples(self) -> list[dict]:
@@ -63,6 +66,9 @@ class BuiltSuite:
     path: Path | None = None
     samples_path: Path | None = None
     problems: list[str] = field(default_factory=list)  # ways the envelope breaks the schema
+    model: str | None = None  # the model label when the run compares several
+    cases: list[dict] = field(default_factory=list)  # per-case outcomes of an answer-checked suite
+    cases_path: Path | None = None
 
 
 class BenchSession:
@@ -71,8 +77,8 @@ class BenchSession:
         self.hook = hook  # the config's hook relay, for the pytest_mlxbench_update_* hooks
         self.started = datetime.now(timezone.utc)
         self.stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
-        self.suites: dict[str, SuiteRecord] = {}
-        self.models: dict[str, dict] = {}  # backend -> records.ModelRecord as a dict
+        self.suites: dict[tuple[str, str | None], SuiteRecord] = {}  # (suite, model label) -> record
+        self.models: dict[str, dict[str, dict]] = {}  # model label -> backend -> records.ModelRecord as a dict
         self.session_notes: list[str] = [*settings.ci.notes, *filter(None, [settings.tiny_model_note])]
         self.built: list[BuiltSuite] | None = None
         self.written: list[BuiltSuite] = []
@@ -91,6 +97,8 @@ class BenchSession:
         elif report.skipped and not hasattr(report, "wasxfail"):
             reason = _skip_reason(report)
             record.skips[reason] = record.skips.get(reason, 0) + 1
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            record.cases[tagged_suite(properties).get("case", report.nodeid)] = case_outcome(report)
         if report.when == "teardown":
             self._take_properties(record, report.nodeid, properties)
 
@@ -108,7 +116,8 @@ class BenchSession:
         tag = tagged_suite(properties)
         if not isinstance(tag, dict):
             return None
-        record = self.suites.setdefault(tag["suite"], SuiteRecord(tag["suite"], Path(tag["file"])))
+        key = (tag["suite"], tag.get("model"))
+        record = self.suites.setdefault(key, SuiteRecord(tag["suite"], Path(tag["file"]), tag.get("model")))
         record.backends.update(tag["backends"])
         if tag.get("summarizer"):
             record.summarizers[tag["module"]] = tag["summarizer"]
@@ -129,7 +138,8 @@ class BenchSession:
                 self._take_context(record, value)
 
     def _take_context(self, record: SuiteRecord, context: dict) -> None:
-        self.models.update(context.get("models") or {})
+        for label, backends in (context.get("models") or {}).items():
+            self.models.setdefault(label, {}).update(backends)
         for text in context.get("notes") or ():
             self.note(text)
         if context.get("memory"):
@@ -152,7 +162,18 @@ class BenchSession:
         if self.built is None:
             system = _detect_system(self.settings.ci.runner, self.hook)
             self.built = [self._build(record, system) for record in self.suites.values() if _has_data(record)]
+            self.built += self._comparison(system)
         return self.built
+
+    def ran(self, suite: str) -> bool:
+        """Whether any test of the suite ran in this session (for any model)."""
+        return any(name == suite for name, _ in self.suites)
+
+    def _comparison(self, system: dict) -> list[BuiltSuite]:
+        """The capability-comparison envelope, when several models ran or --bench-compare is given."""
+        from .suites.comparison.session import comparison_suite
+
+        return comparison_suite(self, system)
 
     def _build(self, record: SuiteRecord, system: dict) -> BuiltSuite:
         sha, git_notes = suite_code_sha(record.suite_file)
@@ -183,7 +204,9 @@ class BenchSession:
             envelope["skipped"] = True
         if self.hook is not None:
             self.hook.pytest_mlxbench_update_envelope(envelope=envelope)
-        return BuiltSuite(record.name, _frozen(envelope), record.samples, summary_errors)
+        cases = [] if record.name in TIMING_SUITES else [{"case": case, **outcome} for case, outcome in record.cases.items()]
+        return BuiltSuite(record.name, _frozen(envelope), record.samples, summary_errors, model=record.model,
+                          cases=cases)
 
     def _rows_with_summaries(self, record: SuiteRecord) -> tuple[list[dict], list[str]]:
         rows, errors = list(record.rows), []
@@ -198,12 +221,14 @@ class BenchSession:
         return rows, errors
 
     def _model_for(self, record: SuiteRecord) -> dict:
+        spec = next((spec for spec in self.settings.models if spec.label == record.model), self.settings.models[0])
+        in_use = self.models.get(spec.label) or next(iter(self.models.values()), {})
         for backend in sorted(record.backends):
-            if backend in self.models:
-                return self.models[backend]
-        if self.models:
-            return next(iter(self.models.values()))
-        return {"name": self.settings.model or _builtin_name()}
+            if backend in in_use:
+                return in_use[backend]
+        if in_use:
+            return next(iter(in_use.values()))
+        return {"name": spec.name}
 
     @property
     def summary_failed(self) -> bool:
@@ -263,9 +288,11 @@ def _write_files(suite: BuiltSuite, directory: Path) -> None:
                                          [suite.envelope])
     elif suite.path is None:
         suite.path = storage.write_envelope(suite.envelope, directory)
+    stem = suite.path.name.removesuffix(".json").removesuffix(".invalid")
     if suite.samples and suite.samples_path is None:
-        stem = suite.path.name.removesuffix(".json").removesuffix(".invalid")
         suite.samples_path = storage.write_lines(directory, stem, ".samples.jsonl", suite.samples)
+    if suite.cases and suite.cases_path is None:
+        suite.cases_path = storage.write_lines(directory, stem, ".cases.jsonl", suite.cases)
 
 
 def _has_data(record: SuiteRecord) -> bool:
@@ -308,10 +335,14 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return " ".join(str(message).removeprefix("Skipped: ").split())
 
 
-def _builtin_name() -> str:
-    from .backends.tinymodel import TINY_MODEL_NAME
-
-    return TINY_MODEL_NAME
+def case_outcome(report: pytest.TestReport) -> dict:
+    """A case's outcome, the same for every suite: ``passed``, ``wrong`` (the model's miss, shown
+    as xfail, with its failure kind), ``error`` (a harness error) or ``skipped``."""
+    if hasattr(report, "wasxfail"):
+        return {"outcome": "wrong", "kind": str(report.wasxfail).split(":", 1)[0].strip() or "wrong_answer"}
+    if report.failed:
+        return {"outcome": "error"}
+    return {"outcome": "passed" if report.passed else "skipped"}
 
 
 BENCH_SESSION = pytest.StashKey[BenchSession]()

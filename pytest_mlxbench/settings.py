@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .ci import TRIGGERS, CiContext, detect_ci
 from .errors import BenchInputError
+
+if TYPE_CHECKING:
+    from .backends.lineup import ModelSpec
 
 API_KEY_ENV = "MLXBENCH_API_KEY"
 Parser = Callable[[str, Path], Any]  # (text, the directory relative paths start from) -> value
@@ -44,6 +47,8 @@ class Option:
     parse: Parser | None = None
     attribute: str | None = None  # the Settings attribute (default: the ini key)
     tiny_default: str | None = None  # the default on the built-in tiny model (a set-up check)
+    multiple: bool = False  # repeatable; the ini key is a list (one per line); the value a tuple
+    nargs: str | None = None  # values per flag of a repeatable option ("+": several)
 
     @property
     def name(self) -> str:
@@ -59,8 +64,9 @@ class Option:
 
 
 CORE_OPTIONS = (
-    Option("--mlx-model", "PATH_OR_ID", "mlx-lm model directory or Hugging Face id (default: the built-in tiny model)",
-           kind="model"),
+    Option("--mlx-model", "PATH_OR_ID", "mlx-lm model directory, .gguf file, Hugging Face id, NAME=URL of a served "
+           "model, or a model id --mlx-base-url lists; repeat it to compare models (default: the built-in tiny model)",
+           kind="model", multiple=True),
     Option("--mlx-base-url", "URL[,URL..]", "OpenAI-compatible server(s) to benchmark, e.g. "
            "http://127.0.0.1:8080/v1; with several, pytest-xdist worker i uses URL i mod n "
            "(default: start mlx_lm.server for the model)", kind="url_list"),
@@ -114,9 +120,14 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("mlxbench", "LLM benchmarks (pytest-mlxbench)")
     for option in all_options():
         default_note = f" [default: {option.default}]" if option.default else ""
-        group.addoption(option.flag, dest=option.dest, metavar=option.metavar, default=None,
-                        help=option.help + default_note)
-        parser.addini(option.ini_name, option.help, default=None)
+        if option.multiple:
+            group.addoption(option.flag, dest=option.dest, metavar=option.metavar, default=None, action="append",
+                            nargs=option.nargs, help=option.help + default_note)
+            parser.addini(option.ini_name, option.help, type="linelist", default=[])
+        else:
+            group.addoption(option.flag, dest=option.dest, metavar=option.metavar, default=None,
+                            help=option.help + default_note)
+            parser.addini(option.ini_name, option.help, default=None)
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,7 @@ class Settings:
     suite_values: Mapping[str, Any] = field(default_factory=dict)
     tiny_settings: tuple[str, ...] = ()  # the short settings used on the built-in tiny model
     concurrency: int = 1  # --bench-concurrency
+    models: tuple[ModelSpec, ...] = ()  # every --mlx-model (``model`` is the first one's reference)
 
     def __repr__(self) -> str:  # keep the API key out of every repr and traceback
         return f"Settings(model={self.model!r}, base_urls={self.base_urls!r}, out_dir={str(self.out_dir)!r})"
@@ -155,13 +167,17 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
+        from .backends.lineup import parse_models
+
         raw = _RawOptions(config)
         by_flag = {option.flag: option for option in CORE_OPTIONS}
-        raw.tiny = raw.read(by_flag["--mlx-model"]) is None and raw.read(by_flag["--mlx-base-url"]) is None
-        value = {option.ini_name: raw.read(option) for option in CORE_OPTIONS}
+        base_urls = raw.read(by_flag["--mlx-base-url"]) or ()
+        models = parse_models(*raw.read_all(by_flag["--mlx-model"]), base_urls)
+        raw.tiny = all(spec.is_tiny for spec in models) and not base_urls  # every model gets the same settings
+        value = {option.ini_name: raw.read(option) for option in CORE_OPTIONS if option.kind != "model"}
         suite_values = {option.name: raw.read(option) for option in all_options()[len(CORE_OPTIONS):]}
         settings = cls(
-            model=value["mlx_model"],
+            model=models[0].reference,
             base_urls=value["mlx_base_url"] or (),
             api_key=value["mlx_api_key"] or os.environ.get(API_KEY_ENV) or None,
             out_dir=value["bench_out"],
@@ -176,6 +192,7 @@ class Settings:
             suite_values=MappingProxyType(suite_values),
             tiny_settings=tuple(raw.tiny_used),
             concurrency=value["bench_concurrency"],
+            models=models,
         )
         for module in suite_option_modules():
             for check in getattr(module, "CHECKS", ()):
@@ -200,13 +217,29 @@ class _RawOptions:
         self.tiny_used: list[str] = []
 
     def read(self, option: Option) -> Any:
+        if option.multiple:
+            texts, origin = self.read_all(option)
+            return tuple(self._parse(option, text, origin) for text in texts)
         text, origin = self._lookup(option)
         text = text.strip() if text is not None else None
         if not text:
             return None
+        return self._parse(option, text, origin)
+
+    @staticmethod
+    def _parse(option: Option, text: str, origin: Path) -> Any:
         if option.parse is not None:
             return option.parse(text, origin)
         return _READERS[option.kind](option, text, origin)
+
+    def read_all(self, option: Option) -> tuple[list[str], Path]:
+        """The texts of a repeatable option (each flag may carry several), else of its ini list."""
+        given = self._config.getoption(option.dest)
+        if given:
+            values = [value for group in given for value in (group if isinstance(group, list) else [group])]
+            return [str(value).strip() for value in values if str(value).strip()], Path.cwd()
+        listed = self._config.getini(option.ini_name) or []
+        return [str(value).strip() for value in listed if str(value).strip()], self._config.rootpath
 
     def _lookup(self, option: Option) -> tuple[str | None, Path]:
         value = self._config.getoption(option.dest)
@@ -272,14 +305,6 @@ def read_int_list(option: Option, text: str, origin: Path) -> tuple[int, ...]:
     return numbers
 
 
-def read_model(option: Option, text: str, origin: Path) -> str:
-    """A model reference, made absolute when it names something that exists relative to its origin."""
-    from .backends.models import check_model_reference
-
-    candidate = origin / Path(text).expanduser()
-    return check_model_reference(str(candidate) if candidate.exists() else text)
-
-
 def read_url_list(option: Option, text: str, origin: Path) -> tuple[str, ...]:
     from .backends.endpoint import check_http_url
 
@@ -294,6 +319,5 @@ _READERS: dict[str, Callable[[Option, str, Path], Any]] = {
     "existing_path": read_existing_path,
     "file": read_file,
     "int_list": read_int_list,
-    "model": read_model,
     "url_list": read_url_list,
 }

@@ -151,14 +151,25 @@ def load_baseline(path: str | Path) -> Envelopes:
     return Envelopes(newest_per_suite_model(env for env in envelopes if not env.get("skipped")), notes)
 
 
+def envelope_files(path: str | Path) -> list[tuple[Path, dict]]:
+    """Every envelope of a file or directory (recursively; ``*.invalid.json`` and what a crash
+    mid-write leaves are passed over), each with its file, in file-name order."""
+    return _envelope_files_noted(Path(path))[0]
+
+
 def _envelopes_at(path: Path) -> tuple[list[dict], list[str]]:
-    """The envelopes at ``path`` and a note per file passed over. In a directory, what a crash
-    mid-write leaves (a ``.tmp-*`` file, a file cut short) is passed over with a note; a given
-    file, or a directory file that is whole JSON but no envelope, is an error."""
+    pairs, notes = _envelope_files_noted(path)
+    return [envelope for _, envelope in pairs], notes
+
+
+def _envelope_files_noted(path: Path) -> tuple[list[tuple[Path, dict]], list[str]]:
+    """The envelopes at ``path`` with their files, and a note per file passed over. In a directory,
+    what a crash mid-write leaves (a ``.tmp-*`` file, a file cut short) is passed over with a note;
+    a given file, or a directory file that is whole JSON but no envelope, is an error."""
     if not path.is_dir():
         if not path.exists():
             raise BenchInputError(f"{path} does not exist; give an envelope file or a directory of them")
-        return [_read_envelope(path)], []
+        return [(path, _read_envelope(path))], []
     # the plugin keeps envelopes that broke the contract as *.invalid.json: never results
     files = sorted(file for file in path.rglob("*.json") if not file.name.endswith(".invalid.json"))
     envelopes, notes = [], []
@@ -167,7 +178,7 @@ def _envelopes_at(path: Path) -> tuple[list[dict], list[str]]:
             notes.append(f"ignored {file}: a temporary file left by an interrupted write")
             continue
         try:
-            envelopes.append(_read_envelope(file))
+            envelopes.append((file, _read_envelope(file)))
         except NotWholeJson as error:
             notes.append(f"ignored {file}: {error.reason} (a partial file left by an interrupted write?)")
     if not envelopes:

@@ -15,6 +15,15 @@ def tiny_model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def variant_model_dir(tmp_path_factory) -> Path:
+    """A second tiny model, with other weights. Session-scoped, so mlx is imported before any
+    pytester fixture snapshots ``sys.modules`` (its restore would make mlx load twice: an abort)."""
+    from support.variant_model import variant_model
+
+    return variant_model(tmp_path_factory.mktemp("variant") / "variant")
+
+
+@pytest.fixture(scope="session")
 def running_server(tiny_model_dir, tmp_path_factory):
     """A real mlx_lm.server on the tiny model, started the way users start theirs."""
     from pytest_mlxbench.backends.server import ManagedServer

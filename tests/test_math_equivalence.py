@@ -7,7 +7,11 @@ import time
 
 import pytest
 
-from pytest_mlxbench.suites.math_hard.equivalence import AnswerChecker, CheckerTimeout, CheckerUnavailable
+from pytest_mlxbench.suites.math_hard.equivalence import (
+    AnswerChecker,
+    CheckerTimeout,
+    CheckerUnavailable,
+)
 
 EQUIVALENT = [
     # numbers, fractions, decimals

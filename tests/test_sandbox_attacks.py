@@ -22,7 +22,14 @@ from pathlib import Path
 
 import pytest
 from support.sandbox_attack_run import Fixtures, run_attack
-from support.sandbox_attacks import ATTACKS, CANONICAL, MARKER, MEMORY_LIMIT, TEST, forging
+from support.sandbox_attacks import (
+    ATTACKS,
+    CANONICAL,
+    MARKER,
+    MEMORY_LIMIT,
+    TEST,
+    forging,
+)
 
 from pytest_mlxbench.sandbox import Check, Sandbox
 from pytest_mlxbench.sandbox.janitor import remove_tree

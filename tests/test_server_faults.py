@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 from support.contract import read_envelopes
-from support.stub_server import CLOSE, RESET, RESET_MID_BODY, Answer, Drop, StubServer, in_turn
+from support.stub_server import (
+    CLOSE,
+    RESET,
+    RESET_MID_BODY,
+    Answer,
+    Drop,
+    StubServer,
+    in_turn,
+)
 
 from pytest_mlxbench.backends import chat
 from pytest_mlxbench.backends.endpoint import Endpoint

@@ -68,10 +68,11 @@ def check_reachable(base_url: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
-def served_model(base_url: str, api_key: str, wanted: str | None) -> tuple[str, str | None]:
+def served_model(base_url: str, api_key: str, wanted: str | None, strict: bool = False) -> tuple[str, str | None]:
     """The model name to request: the listed id matching ``wanted`` (a full reference or its last
     path part), else the first listed model, else mlx_lm.server's default name; plus a note when
-    the choice was a guess."""
+    the choice was a guess. ``strict`` (several models compared): a guess among several listed
+    models is bad input, never a silent pick."""
     endpoint = Endpoint(base_url, api_key)
     with endpoint.client(timeout_s=30) as client:
         listed, problem = _listed_models(endpoint, client)
@@ -79,6 +80,9 @@ def served_model(base_url: str, api_key: str, wanted: str | None) -> tuple[str, 
         matches = [name for name in listed if name in (wanted, wanted.rstrip("/").rsplit("/", 1)[-1])]
         if matches:
             return matches[0], None
+    if strict and wanted and len(listed) > 1:
+        raise BenchInputError(f"--mlx-model {wanted}: {base_url} does not list it; it lists "
+                              f"{', '.join(listed[:10])}: give one of these ids")
     if listed:
         note = (f"model: the server lists {len(listed)} model(s); requests name the first, {listed[0]!r}"
                 if wanted or len(listed) > 1 else None)

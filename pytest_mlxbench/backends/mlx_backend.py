@@ -73,6 +73,18 @@ def load_model(path: Path) -> LoadedModel:
     return LoadedModel(model, tokenizer, path, time.perf_counter() - started)
 
 
+def release_model(loaded: LoadedModel) -> None:
+    """Drop the model's weights and return MLX's cached buffers, so the next model loads into
+    free memory (pytest keeps the fixture's value until the end of its teardown: emptied here)."""
+    import gc
+
+    import mlx.core as mx
+
+    loaded.model = loaded.tokenizer = None
+    gc.collect()
+    mx.clear_cache()
+
+
 def seed_everything(seed: int) -> None:
     import mlx.core as mx
 

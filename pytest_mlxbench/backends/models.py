@@ -121,6 +121,18 @@ def local_model_path(reference: str, progress=None) -> Path:
         ) from None
 
 
+def display_name(reference: str) -> str:
+    """A Hugging Face id as is; a local directory by its name, or by its hub id when it is a
+    hub-cache snapshot (no home-directory paths in envelopes)."""
+    path = Path(reference)
+    if not path.is_absolute():
+        return reference
+    parts = path.parts
+    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+        return parts[-3].removeprefix("models--").replace("--", "/")
+    return path.name
+
+
 def describe_model(name: str, path: Path | None) -> ModelInfo:
     if path is None:
         return ModelInfo(name)

@@ -31,6 +31,7 @@ KEY_FIELDS = {
     "first_token_latency_ms": "TTFT ms",
     "peak_rss_mb": "peak RSS MB",
 }
+PAGE_TITLES = {"comparison.html": "Model comparison", "history.html": "History"}
 RUN_FIELDS = ("timestamp", "git_sha", "trigger", "pr_number", "model_revision", "quantization", "seed", "gen_kwargs")
 _RAW_LIMIT = 2000
 
@@ -55,14 +56,26 @@ def write_report(
     *,
     baseline: Sequence[dict] | None = None,
     outcomes: Sequence[Outcome] | None = None,
+    links: Sequence[str] = (),
 ) -> Path:
-    """Write ``index.html`` and its PNG plots into ``out_dir``; returns the page's path."""
+    """Write ``index.html`` and its PNG plots into ``out_dir`` (and ``comparison.html`` when a
+    capability-comparison envelope is among them; ``links``: other pages beside it to link to);
+    returns the page's path."""
+    from pytest_mlxbench.report.comparison_page import (
+        newest_comparison,
+        write_comparison_page,
+    )
+
     out_dir = Path(out_dir)
     page = out_dir / "index.html"
+    suites = [envelope for envelope in envelopes if envelope["suite"] != "capability-comparison"]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        plots = write_plots(envelopes, out_dir, baseline=baseline, outcomes=outcomes)
-        page.write_text(render_page(envelopes, plots, baseline=baseline, outcomes=outcomes), encoding="utf-8")
+        plots = write_plots(suites, out_dir, baseline=baseline, outcomes=outcomes)
+        comparison = newest_comparison(list(envelopes))
+        links = [*links, *([write_comparison_page(comparison, out_dir).name] if comparison else [])]
+        page.write_text(render_page(envelopes, plots, baseline=baseline, outcomes=outcomes, links=links),
+                        encoding="utf-8")
     except OSError as exc:
         raise BenchInputError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from None
     return page
@@ -74,8 +87,9 @@ def render_page(
     *,
     baseline: Sequence[dict] | None = None,
     outcomes: Sequence[Outcome] | None = None,
+    links: Sequence[str] = (),
 ) -> str:
-    """The HTML of the report page."""
+    """The HTML of the report page (``links``: pages written beside it, e.g. the model comparison)."""
     baseline_rows = index_results(baseline or [])
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = [
@@ -83,6 +97,7 @@ def render_page(
         f"<p>{len(envelopes)} suite run(s); generated {generated}"
         f"{'; compared with a baseline' if baseline else ''}.</p>",
         _overview(envelopes),
+        *(f'<p><a href="{_e(link)}">{_e(PAGE_TITLES.get(link, link))}</a></p>' for link in links),
     ]
     if outcomes:
         body.append(_outcomes_section(outcomes))

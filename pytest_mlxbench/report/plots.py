@@ -18,6 +18,8 @@ from pytest_mlxbench.report.table import printable
 # "p50", "ttft_p90", "long-prompt-p99.9": an optional prefix, then the percentile
 _PERCENTILE_NAME = re.compile(r"^(?:(?P<prefix>.*)[_\-])?p(?P<pct>\d{1,2}(?:\.\d+)?)$", re.IGNORECASE)
 _MAX_BARS = 60
+# Envelope strings are hostile: "$...$" must stay literal text, never mathtext.
+LITERAL_TEXT = {"text.parse_math": False, "axes.titlesize": "medium"}
 _LABEL_WIDTH = 48
 
 
@@ -61,8 +63,7 @@ def write_plots(
 def _draw_literal_text(draw: Callable, inputs: _Inputs):
     import matplotlib
 
-    # Envelope strings are hostile: "$...$" must stay literal text, never mathtext.
-    with matplotlib.rc_context({"text.parse_math": False, "axes.titlesize": "medium"}):
+    with matplotlib.rc_context(LITERAL_TEXT):
         figure = draw(inputs)
         if figure is not None:
             figure.tight_layout()

@@ -32,7 +32,8 @@ def summary_lines(written) -> list[tuple[str, dict]]:
         envelope = suite.envelope
         rows = envelope["results"]
         errors = len(envelope.get("errors", []))
-        lines.append((f"{suite.suite}: {len(rows)} rows, {errors} errors/notes — {headline(rows) or 'no results'}",
+        name = f"{suite.suite} [model-{suite.model}]" if getattr(suite, "model", None) else suite.suite
+        lines.append((f"{name}: {len(rows)} rows, {errors} errors/notes — {headline(rows) or 'no results'}",
                       {"bold": True}))
         if suite.problems:
             lines.append((f"  INVALID envelope, kept as {suite.path}:", {"red": True}))

@@ -20,7 +20,13 @@ import tempfile
 import time
 
 from pytest_mlxbench.sandbox import host, verdicts
-from pytest_mlxbench.sandbox.spec import Check, Isolation, Limits, SandboxError, SandboxResult
+from pytest_mlxbench.sandbox.spec import (
+    Check,
+    Isolation,
+    Limits,
+    SandboxError,
+    SandboxResult,
+)
 from pytest_mlxbench.sandbox.worker import codec
 
 WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker", "main.py")

@@ -17,8 +17,19 @@ import os
 import sys
 import sysconfig
 
-from confine import MNT_DETACH, MS_BIND, MS_KEEP_ON_REMOUNT, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY
-from confine import MS_REC, MS_REMOUNT, Libc
+from confine import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_KEEP_ON_REMOUNT,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    Libc,
+)
 
 JOB_DIR = "/job"
 _SYSTEM_LIBRARIES = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/local/lib")

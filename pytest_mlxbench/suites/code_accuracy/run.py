@@ -19,7 +19,11 @@ import pytest
 
 from pytest_mlxbench.backends.chat import RequestFailed, complete
 from pytest_mlxbench.sandbox import Isolation, Limits, Sandbox, SandboxResult
-from pytest_mlxbench.suites.code_accuracy.extraction import build_candidate, build_check, build_program
+from pytest_mlxbench.suites.code_accuracy.extraction import (
+    build_candidate,
+    build_check,
+    build_program,
+)
 from pytest_mlxbench.suites.code_accuracy.problems import Problem, load_problems
 from pytest_mlxbench.suites.rows import printable
 

@@ -28,7 +28,12 @@ from pathlib import Path
 
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.suites import shipped_file
-from pytest_mlxbench.suites.records import read_json_lines, read_text, text_field, unique_ids
+from pytest_mlxbench.suites.records import (
+    read_json_lines,
+    read_text,
+    text_field,
+    unique_ids,
+)
 
 DATA_PACKAGE = "pytest_mlxbench.suites.knowledge"
 SHIPPED_NAME = "arc_challenge_test.jsonl.gz"

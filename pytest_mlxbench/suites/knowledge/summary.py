@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pytest_mlxbench.suites.rows import result_row
 from pytest_mlxbench.suites.answer_checked import (
     accuracy_row,
     common_tags,
@@ -22,6 +21,7 @@ from pytest_mlxbench.suites.answer_checked import (
     tail_rows,
 )
 from pytest_mlxbench.suites.knowledge.letters import FAILURE_KINDS, METHODS
+from pytest_mlxbench.suites.rows import result_row
 
 
 def _passed(sample: dict) -> bool:

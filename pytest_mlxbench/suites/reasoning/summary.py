@@ -10,7 +10,13 @@
 
 from __future__ import annotations
 
-from pytest_mlxbench.suites.answer_checked import accuracy_row, common_tags, failure_rows, scored_samples, tail_rows
+from pytest_mlxbench.suites.answer_checked import (
+    accuracy_row,
+    common_tags,
+    failure_rows,
+    scored_samples,
+    tail_rows,
+)
 from pytest_mlxbench.suites.reasoning.filters import FAILURE_KINDS, FILTERS
 
 LM_EVAL_TASK = "gsm8k_cot (--apply_chat_template --fewshot_as_multiturn)"

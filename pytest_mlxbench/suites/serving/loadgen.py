@@ -12,8 +12,17 @@ from dataclasses import dataclass
 
 from pytest_mlxbench.client import StreamClient, StreamResult
 from pytest_mlxbench.client.saturation import Saturation, SaturationMeter
-from pytest_mlxbench.suites.serving.metrics import PointMetrics, RequestRecord, point_metrics, request_record
-from pytest_mlxbench.suites.serving.workload import DEFAULT_REQUESTS, LoadPoint, Workload
+from pytest_mlxbench.suites.serving.metrics import (
+    PointMetrics,
+    RequestRecord,
+    point_metrics,
+    request_record,
+)
+from pytest_mlxbench.suites.serving.workload import (
+    DEFAULT_REQUESTS,
+    LoadPoint,
+    Workload,
+)
 
 WARM_CONNECTIONS_MAX = 64
 RSS_INTERVAL_S = 0.05
@@ -133,13 +142,13 @@ class Sweep:
     """The points of one session against one endpoint; each point runs once, whichever of the
     suite's tests (throughput rows, latency rows) asks first."""
 
-    def __init__(self, endpoint, settings):
+    def __init__(self, endpoint, settings, model_reference: str | None):
         from pytest_mlxbench.measure import local_model_dir
 
         self.endpoint = endpoint
         self.settings = settings
         self.workload = Workload(endpoint.model, settings.load_prompt_tokens, settings.load_output_tokens,
-                                 settings.temperature, local_model_dir(endpoint, settings))
+                                 settings.temperature, local_model_dir(endpoint, model_reference))
         requests = settings.load_requests or (None if settings.load_duration else DEFAULT_REQUESTS)
         self.budget = Budget(requests, settings.load_duration)
         self.runs: dict[str, PointRun] = {}
