@@ -13,6 +13,7 @@ Everything heavy (mlx, the openai SDK) is imported only when used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
@@ -60,13 +61,16 @@ def get_settings(config: pytest.Config) -> Settings:
     return config.stash[BENCH_SESSION].settings
 
 
-def ask(client, endpoint, request: dict) -> Completion:
+def ask(client, endpoint, request: dict, on_failure: Callable[[str], None] | None = None) -> Completion:
     """Send one chat completion (``client.chat.completions.create(**request)``) and time it. A
-    failed request fails the test with one line: a harness error, never a model miss."""
+    failed request fails the test with one line: a harness error, never a model miss;
+    ``on_failure(reason)`` runs first (e.g. to record the failed case in the sample log)."""
     from .backends.chat import RequestFailed, complete
 
     try:
         return complete(client, endpoint, request)
     except RequestFailed as error:
-        failure = f"request failed (harness error, not a model miss): {error}"
-    pytest.fail(failure, pytrace=False)
+        failure = str(error)
+    if on_failure is not None:
+        on_failure(failure)
+    pytest.fail(f"request failed (harness error, not a model miss): {failure}", pytrace=False)

@@ -148,8 +148,8 @@ class BenchSession:
 
     @property
     def skips(self) -> dict[str, dict[str, int]]:
-        """Per suite, how many tests were skipped for each reason."""
-        return {name: record.skips for name, record in self.suites.items() if record.skips}
+        """Per suite (and model, when several are compared), how many tests were skipped for each reason."""
+        return {_label(record): record.skips for record in self.suites.values() if record.skips}
 
     def note(self, message: str) -> None:
         if message not in self.session_notes:
@@ -293,6 +293,10 @@ def _write_files(suite: BuiltSuite, directory: Path) -> None:
         suite.samples_path = storage.write_lines(directory, stem, ".samples.jsonl", suite.samples)
     if suite.cases and suite.cases_path is None:
         suite.cases_path = storage.write_lines(directory, stem, ".cases.jsonl", suite.cases)
+
+
+def _label(record: SuiteRecord) -> str:
+    return f"{record.name} [model-{record.model}]" if record.model else record.name
 
 
 def _has_data(record: SuiteRecord) -> bool:

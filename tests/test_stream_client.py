@@ -103,7 +103,7 @@ def test_failed_truncated_refused_and_timed_out_requests_are_told_apart():
         slow, _ = stream_all(stub.base_url, [chat(stub={"first_ms": 2000, "fail_every": 0})], timeout_s=0.2)
     outcomes = [result.outcome for result in results]
     assert outcomes == ["ok", "ok", "failed", "truncated", "ok", "failed", "ok", "truncated"]
-    assert results[2].error.startswith("HTTP 500") and "stub failure" in results[2].error
+    assert results[2].error.startswith("the server answered HTTP 500: ") and "stub failure" in results[2].error
     assert results[3].chunk_times and results[3].finish_reason is None and not results[3].done
     assert slow[0].outcome == "failed" and "no complete reply after" in slow[0].error
 
@@ -156,3 +156,14 @@ def test_a_blocked_event_loop_and_a_busy_cpu_mark_the_client_saturated():
     idle = Saturation(cpu_seconds=0.10, wall_seconds=1.0, requests=100, lag_ms=(0.1,))
     assert busy.saturated and busy.reasons == ["client CPU 95% of a core (limit 90%)"]
     assert not idle.saturated and idle.tags()["client_cpu_ms_per_request"] == "1.000"
+
+
+def test_a_page_that_is_no_event_stream_is_named_by_its_status_and_body():
+    from support.stub_server import Answer, StubServer
+
+    page = Answer(200, b"<html>Welcome to the hotel wifi</html>", content_type="text/html")
+    with StubServer(lambda request: page) as stub:
+        [result], _ = stream_all(stub.base_url, [chat()])
+    assert result.outcome == "failed"
+    assert result.error == ("the server answered HTTP 200 with no event stream (text/html): "
+                            "'<html>Welcome to the hotel wifi</html>'")

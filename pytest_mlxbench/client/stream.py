@@ -77,8 +77,16 @@ class _StreamReader:
         self.error_body = b""
         self.response = None  # the http1.Response, set when the request is sent
 
+    @property
+    def is_event_stream(self) -> bool:
+        return self.response.status == 200 and "text/event-stream" in self.content_type
+
+    @property
+    def content_type(self) -> str:
+        return self.response.headers.get("content-type", "")
+
     def body(self, data: bytes, now: float) -> None:
-        if self.response.status != 200:
+        if not self.is_event_stream:  # an error, or a page that is no event stream: kept to be named
             self.error_body = (self.error_body + data)[:ERROR_CHARS]
             return
         for event in self.parser.feed(data):
@@ -206,9 +214,8 @@ class StreamClient:
             result.status = reader.response.status if reader.response is not None else 0
             if connection is not None:
                 self._release(connection)
-        if result.status and result.status != 200 and result.error is None:
-            detail = reader.error_body.decode("utf-8", errors="replace").strip()
-            result.error = f"HTTP {result.status}: {detail}"[:ERROR_CHARS]
+        if result.status and not reader.is_event_stream and result.error is None:
+            result.error = _not_a_stream(result.status, reader.content_type, reader.error_body)
         return result
 
     async def _connection(self) -> Connection:
@@ -226,3 +233,14 @@ class StreamClient:
             self._idle.append(connection)
         else:
             connection.close()
+
+
+def _not_a_stream(status: int, content_type: str, body: bytes) -> str:
+    """The one line for an answer that is no event stream: its status and the start of its body,
+    worded as the accuracy suites word theirs (``backends.chat``)."""
+    from pytest_mlxbench.backends.chat import body_excerpt
+
+    excerpt = body_excerpt(body.decode("utf-8", errors="replace"))
+    if status != 200:
+        return f"the server answered HTTP {status}: {excerpt}"
+    return f"the server answered HTTP 200 with no event stream ({content_type or 'no content type'}): {excerpt}"

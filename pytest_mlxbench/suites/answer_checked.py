@@ -18,10 +18,9 @@ import dataclasses
 import re
 from collections import Counter
 
-import pytest
-
+import pytest_mlxbench
 from pytest_mlxbench.measure import percentile
-from pytest_mlxbench.suites.rows import decode_rows, result_row
+from pytest_mlxbench.suites.rows import decode_rows, failed_request_sample, result_row
 
 LATENCY_PERCENTILES = (50, 95)
 
@@ -54,14 +53,7 @@ def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
 def ask(client, endpoint, request: dict, sample: dict, record_sample) -> Reply:
     """Send the request (``backends.chat.complete``) and cut the reply at its stop sequences. A
     failed request is a harness error: it is recorded and fails the test (never a model miss)."""
-    from pytest_mlxbench.backends.chat import RequestFailed, complete
-
-    try:
-        completion = complete(client, endpoint, request)
-    except RequestFailed as error:
-        record_sample({**sample, "reply": None, "verdict": None, "error": str(error), "latency_s": None,
-                       "usage": None})
-        pytest.fail(f"request failed (harness error, not a model miss): {error}", pytrace=False)
+    completion = pytest_mlxbench.ask(client, endpoint, request, on_failure=failed_request_sample(sample, record_sample))
     text = cut_at_stop(completion.text, tuple(request.get("stop", ())))
     return Reply(text, completion.finish_reason, completion.usage, completion.latency_s)
 

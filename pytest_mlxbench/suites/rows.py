@@ -51,3 +51,12 @@ def latency_rows(samples: list[dict], percentiles: tuple[int, ...], tags: dict, 
 def printable(text: str) -> str:
     """Model-made text for the terminal: control characters (escape sequences) escaped."""
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def failed_request_sample(sample: dict, record_sample):
+    """``on_failure`` for ``pytest_mlxbench.ask``: a failed request leaves its case in the sample
+    log with no reply and the reason, so the summary counts it as a harness error."""
+    def record(reason: str) -> None:
+        record_sample({**sample, "reply": None, "verdict": None, "error": reason, "latency_s": None, "usage": None})
+
+    return record

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import copy
 
-import pytest
-
-from pytest_mlxbench.backends.chat import Completion, RequestFailed, complete
+import pytest_mlxbench
+from pytest_mlxbench.backends.chat import Completion
 from pytest_mlxbench.suites import shipped_file
+from pytest_mlxbench.suites.rows import failed_request_sample
 from pytest_mlxbench.suites.tool_calling.bfcl import (
     ToolCase,
     load_cases,
@@ -40,9 +40,4 @@ def chat_request(case: ToolCase, model: str, gen_kwargs: dict) -> dict:
 
 def send(client, endpoint, request: dict, sample: dict, record_sample) -> Completion:
     """Send the request and time it; a failed request is recorded and fails the test (harness error)."""
-    try:
-        return complete(client, endpoint, request)
-    except RequestFailed as error:
-        failure = str(error)
-    record_sample({**sample, "reply": None, "verdict": None, "error": failure, "latency_s": None, "usage": None})
-    pytest.fail(f"request failed (harness error, not a model miss): {failure}", pytrace=False)  # no chained trace
+    return pytest_mlxbench.ask(client, endpoint, request, on_failure=failed_request_sample(sample, record_sample))
