@@ -105,8 +105,14 @@ def suite_of(item: pytest.Item) -> dict | None:
     return next((value for key, value in item.user_properties if key == SUITE), None)
 
 
+ITEM_SUITES = pytest.StashKey[list[str]]()
+
+
 def item_suites(item: pytest.Item) -> list[str]:
-    return list(dict.fromkeys(mark.name for mark in item.iter_markers() if mark.name in SUITES))
+    """The suite markers of an item, read once (collection asks for every item several times)."""
+    if ITEM_SUITES not in item.stash:
+        item.stash[ITEM_SUITES] = list(dict.fromkeys(mark.name for mark in item.iter_markers() if mark.name in SUITES))
+    return item.stash[ITEM_SUITES]
 
 
 # --- collection ------------------------------------------------------------------
