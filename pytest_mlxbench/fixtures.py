@@ -21,7 +21,8 @@ from .backends.models import (
     display_name,
     local_model_path,
 )
-from .backends.server import SERVED_MODEL, ManagedServer, ServerError
+from .backends.server import SERVED_MODEL, ServerError, managed_server
+from .backends.watch import server_watch
 from .envelope import check_result_row, plain_row
 from .errors import BenchInputError
 from .records import (
@@ -103,17 +104,20 @@ def mlx_model(pytestconfig, mlx_model_path, mlxbench_model):
 
 @pytest.fixture(scope="session")
 def mlx_server(pytestconfig, mlx_model_path, mlxbench_model):
-    """An ``mlx_lm.server`` for the model on a free loopback port, stopped at session end (or, when
-    several models are compared, at the end of its model's tests)."""
+    """An ``mlx_lm.server`` for the model on a free loopback port (across the ranks of --mlx-hosts
+    when given), stopped at session end (or, when several models are compared, at the end of its
+    model's tests). If it cannot start, each test that needs it errors with one line and the
+    session summary says why (``backends.watch``)."""
     bench = pytestconfig.stash[BENCH_SESSION]
     context = process_context(pytestconfig)
     log_path = bench.settings.out_dir / "logs" / f"{bench.stamp}-{_process_name(pytestconfig)}{os.getpid()}-mlx_lm-server.log"
     started = time.perf_counter()
     try:
-        server = ManagedServer(mlx_model_path, log_path, extra_args=managed_server_args(bench.settings)).start()
+        server = managed_server(mlx_model_path, log_path, bench.settings, managed_server_args(bench.settings)).start()
     except ServerError as error:
-        pytest.fail(str(error), pytrace=False)
-    context.server_started(server.process.pid)
+        raise pytest.fail.Exception(server_watch(pytestconfig).start_failed(error), pytrace=False) from None
+    context.server_started(server.memory_processes())
+    server_watch(pytestconfig).server_started(server)
     context.set_model(mlxbench_model.label, SERVER, model_info(mlxbench_model, mlx_model_path),
                       time.perf_counter() - started)
     yield server
@@ -166,23 +170,15 @@ def _mlxbench_clients(mlx_endpoint):
 
 @pytest.fixture
 def openai_client(mlx_endpoint, _mlxbench_clients):
-    """``openai.OpenAI`` bound to the server in use. Errors with the server log's tail if it died."""
-    _require_alive(mlx_endpoint)
+    """``openai.OpenAI`` bound to the server in use (a test that needs a managed server that died
+    errors in setup with one line: ``backends.watch``)."""
     return _mlxbench_clients
 
 
 @pytest.fixture
 def async_openai_client(mlx_endpoint):
     """``openai.AsyncOpenAI`` bound to the server in use (one per test: it belongs to the test's loop)."""
-    _require_alive(mlx_endpoint)
     return mlx_endpoint.async_client()
-
-
-def _require_alive(endpoint: Endpoint) -> None:
-    try:
-        endpoint.check_alive()
-    except ServerError as error:
-        pytest.fail(str(error), pytrace=False)
 
 
 # --- recorders -----------------------------------------------------------------

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from . import interrupts
+from .backends import watch
 from .backends.chat import install_fanout
 from .envelope import suite_names
 from .errors import BenchInputError
@@ -55,6 +57,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except BenchInputError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[BENCH_SESSION] = bench
+    interrupts.register(config)
+    watch.register(config)
     _keep_timing_suites_on_one_worker(config)
     config.pluginmanager.register(BenchHooks(config, bench, threshold_gate), "mlxbench-session")
     install_fanout(config, settings)
@@ -256,6 +260,7 @@ class BenchHooks:
             raise pytest.UsageError(str(error)) from None
 
     def _check_model_and_servers(self, needed: set[str] | frozenset[str]) -> None:
+        from .backends.distributed.shards import check_before_start
         from .backends.endpoint import check_reachable
         from .fixtures import resolve_model_path
 
@@ -268,7 +273,9 @@ class BenchHooks:
             if not settings.base_urls or needed - {"mlx_endpoint"}:
                 for spec in settings.models:
                     if spec.local:
-                        resolve_model_path(self.config, spec, progress=self._status_line)
+                        model_path = resolve_model_path(self.config, spec, progress=self._status_line)
+                        if "mlx_endpoint" in needed and not settings.base_urls:
+                            check_before_start(settings, model_path, _runs_xdist_workers(self.config))
         except BenchInputError as error:
             raise pytest.UsageError(str(error)) from None
 
@@ -305,8 +312,8 @@ class BenchHooks:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.bench.add_report(report)
 
-    def pytest_keyboard_interrupt(self) -> None:
-        self.bench.note("run interrupted (KeyboardInterrupt): results cover what was measured before")
+    def pytest_keyboard_interrupt(self, excinfo) -> None:
+        self.bench.note(f"run interrupted ({interrupts.interruption(excinfo)}): results cover what was measured before")
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
     def pytest_sessionfinish_rules(self, session: pytest.Session) -> None:

@@ -87,7 +87,7 @@ class ProcessContext:
 
     models: dict[str, dict[str, ModelRecord]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    server_pid: int | None = None
+    server_pids: dict[str, int] = field(default_factory=dict)  # "server", or "rank0", "rank1"... -> pid
     model_paths: dict[str, Path] = field(default_factory=dict)  # model label -> local directory
     _sent_notes: int = 0
     _window: dict | None = None
@@ -107,25 +107,29 @@ class ProcessContext:
         self._samplers = {"pytest": RssSampler(SAMPLE_INTERVAL_S).__enter__()}
         self._sample_server()
 
-    def server_started(self, pid: int) -> None:
-        """The managed server is up: from now on its memory is measured too."""
-        self.server_pid = pid
+    def server_started(self, pids: dict[str, int]) -> None:
+        """The managed server is up: from now on its memory is measured too (each of its processes:
+        ``server``, or one per local rank, ``rank0``, ``rank1``...)."""
+        self.server_pids = dict(pids)
         self._sample_server()
         self.phase("ready")
 
     def server_stopping(self) -> None:
         self.phase("stopping")
-        sampler = self._samplers.pop("server", None)
-        if sampler is not None:
-            sampler.__exit__(None, None, None)
-            if self._window is not None:
-                self._window.setdefault("server_peak_mb", sampler.peak_mb)
-        self.server_pid = None
+        for name in self.server_pids:
+            sampler = self._samplers.pop(name, None)
+            if sampler is not None:
+                sampler.__exit__(None, None, None)
+                if self._window is not None:
+                    self._window.setdefault("server_peak_mb", {}).setdefault(name, sampler.peak_mb)
+        self.server_pids = {}
 
     def _sample_server(self) -> None:
-        server = self._server_process()
-        if server is not None and self._window is not None and "server" not in self._samplers:
-            self._samplers["server"] = RssSampler(SAMPLE_INTERVAL_S, server).__enter__()
+        if self._window is None:
+            return
+        for name, process in self._server_processes().items():
+            if name not in self._samplers:
+                self._samplers[name] = RssSampler(SAMPLE_INTERVAL_S, process).__enter__()
 
     def phase(self, name: str) -> None:
         """A memory snapshot of this process (and the server) at a named point of the current item,
@@ -140,8 +144,8 @@ class ProcessContext:
         window, self._window = self._window or {}, None
         if window:
             window["peak_mb"] = self._stop_samplers()
-            if "server_peak_mb" in window:  # the server stopped during this item
-                window["peak_mb"]["server"] = round(window.pop("server_peak_mb"), 1)
+            for name, peak_mb in window.pop("server_peak_mb", {}).items():  # the server stopped during this item
+                window["peak_mb"][name] = round(peak_mb, 1)
             window["end"] = self._snapshots("end")
             window["t1"] = time.time()
             window["mlx_peak_gb"] = mlx_peak_memory_gb()
@@ -158,22 +162,24 @@ class ProcessContext:
         self._samplers = {}
         return peaks
 
-    def _server_process(self):
+    def _server_processes(self) -> dict:
         import psutil
 
-        try:
-            return psutil.Process(self.server_pid) if self.server_pid is not None else None
-        except psutil.Error:
-            return None
+        processes = {}
+        for name, pid in self.server_pids.items():
+            try:
+                processes[name] = psutil.Process(pid)
+            except psutil.Error:
+                pass
+        return processes
 
     def _snapshots(self, phase: str) -> dict:
-        snapshots = {"pytest": memory_snapshot(phase)}
-        server = self._server_process()
-        if server is not None:
-            import psutil
+        import psutil
 
+        snapshots = {"pytest": memory_snapshot(phase)}
+        for name, process in self._server_processes().items():
             try:
-                snapshots["server"] = memory_snapshot(phase, server)
+                snapshots[name] = memory_snapshot(phase, process)
             except psutil.Error:  # the server may exit between the two calls
                 pass
         return snapshots

@@ -2,8 +2,10 @@
 
 The core options are declared here; each suite domain declares its own in
 ``pytest_mlxbench/suites/<domain>/options.py`` (``OPTIONS``, and optional ``CHECKS`` run on the
-parsed settings), found without any edit here; an optional ``server_args(settings)`` there adds
-arguments to the managed ``mlx_lm.server``. Every option can also be set as an ini key
+parsed settings), found without any edit here, and so does a backend package
+(``pytest_mlxbench/backends/<package>/options.py``, e.g. the distributed server's); an optional
+``server_args(settings)`` there adds arguments to the managed ``mlx_lm.server``. Every option can
+also be set as an ini key
 (``[tool.pytest.ini_options]``); the command line wins. Bad values raise BenchInputError with one
 line naming the option and the fix.
 """
@@ -88,7 +90,7 @@ CORE_OPTIONS = (
            kind="existing_path"),
     Option("--bench-report", "DIR", "write an HTML report with plots to this directory", kind="path"),
 )
-SUITES_PACKAGE = "pytest_mlxbench.suites"
+OPTION_PACKAGES = ("pytest_mlxbench.suites", "pytest_mlxbench.backends")  # each subpackage may hold options.py
 TINY_MODEL_NOTE = ("the built-in tiny model (random weights) checks the set-up, its numbers mean nothing; so that "
                    "the check takes about a minute, options not given use short settings: {}. Give --mlx-model "
                    "for real numbers with the full settings")
@@ -96,12 +98,14 @@ TINY_MODEL_NOTE = ("the built-in tiny model (random weights) checks the set-up, 
 
 @cache
 def suite_option_modules() -> tuple:
-    """The ``options`` module of every suite domain package that has one."""
-    suites = importlib.import_module(SUITES_PACKAGE)
+    """The ``options`` module of every suite domain (and backend) package that has one."""
     modules = []
-    for info in pkgutil.iter_modules(suites.__path__):
-        if info.ispkg and importlib.util.find_spec(f"{SUITES_PACKAGE}.{info.name}.options") is not None:
-            modules.append(importlib.import_module(f"{SUITES_PACKAGE}.{info.name}.options"))
+    for package_name in OPTION_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.iter_modules(package.__path__):
+            name = f"{package_name}.{info.name}.options"
+            if info.ispkg and importlib.util.find_spec(name) is not None:
+                modules.append(importlib.import_module(name))
     return tuple(modules)
 
 

@@ -136,11 +136,18 @@ def test_a_dead_server_errors_the_tests_that_need_it_with_its_log(pytester, tmp_
     """)
     out = tmp_path / "out"
     result = pytester.runpytest_subprocess("--bench-out", str(out))
-    result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*mlx_lm.server (port *) has died (exit code -9); log *, last lines:*"])
+    result.assert_outcomes(failed=1, errors=1)  # what it measured is kept, but its server died under it
+    result.stdout.fnmatch_lines(["*_ ERROR at setup of test_needs_the_server _*",
+                                 "the managed mlx_lm.server died at test 1 (killed by SIGKILL); log: *-mlx_lm-server.log",
+                                 "*= mlxbench server =*",
+                                 ("the managed mlx_lm.server died during test 1 (test_dies.py::test_measures_then_server_dies):"
+                                  " killed by SIGKILL; last log line: *; log: *")])
     envelope = read_envelopes(out)["ttft"]
     assert rows_by_name(envelope)["ttft_p50"]["value"] == 12.0
-    assert any("test_needs_the_server (in setup): " in error and "has died" in error for error in envelope["errors"])
+    assert any("test_needs_the_server (in setup): " in error and "died at test 1" in error for error in envelope["errors"])
+    assert any("test_measures_then_server_dies: the managed mlx_lm.server died during this test: killed by SIGKILL"
+               in error for error in envelope["errors"])
+    assert any(error.startswith("the managed mlx_lm.server died during test 1") for error in envelope["errors"])
 
 
 @pytest.mark.slow

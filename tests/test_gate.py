@@ -421,3 +421,18 @@ def test_baseline_from_disk_gates_a_regression(tmp_path, run):
     rules = gate.load_rules(write_rules(tmp_path, STANDARD_RULES))
     outcomes = gate.evaluate(rules, run(scale=0.8), storage.load_baseline(tmp_path / "baseline"))
     assert sum(o.status == "failed" for o in outcomes) == 3
+
+
+def test_runs_on_different_topologies_are_never_compared_silently(tmp_path, run):
+    """A server across ranks tags its rows with the topology (backends.watch): a baseline of
+    another deployment fails the relative rule, however close the numbers."""
+    rules = gate.load_rules(write_rules(tmp_path, STANDARD_RULES))
+    sharded = run()
+    for row in sharded[1]["results"]:
+        row["tags"] = {"topology": "tensor/ring/2:mac-a.local,mac-b.local"}
+    outcomes = {outcome.id: outcome for outcome in gate.evaluate(rules, sharded, run())}
+    outcome = outcomes["ttft::p50::value::rule1"]
+    assert outcome.status == "failed"
+    assert ("the baseline ran on one process, this run on tensor/ring/2:mac-a.local,mac-b.local: runs on different "
+            "deployments are not compared; record a baseline on this one") in outcome.message
+    assert all(outcome.status == "passed" for outcome in gate.evaluate(rules, sharded, sharded))

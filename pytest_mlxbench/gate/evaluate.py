@@ -161,7 +161,10 @@ def _evaluate_result(rule: Rule, key: ResultKey, rows: list[dict], context: _Con
         higher_is_better = _relative_direction(rule, rows[0], checks.where)
         _require_baseline_run(rule, suite, model, context)
         baseline_rows = context.baseline.get(key)
-        if baseline_rows and any(is_number(row.get(rule.field)) for row in baseline_rows):
+        if baseline_rows and _deployment(baseline_rows) != _deployment(rows):
+            checks.failures.append(f"the baseline ran on {_deployment(baseline_rows)}, this run on {_deployment(rows)}: "
+                                   "runs on different deployments are not compared; record a baseline on this one")
+        elif baseline_rows and any(is_number(row.get(rule.field)) for row in baseline_rows):
             baseline = read_run(baseline_rows, rule.field, context.baseline_samples.get(sample_key, ()))
             checks.relative(baseline, higher_is_better)
         else:
@@ -169,6 +172,13 @@ def _evaluate_result(rule: Rule, key: ResultKey, rows: list[dict], context: _Con
     else:
         checks.absolute_only()
     return checks.outcome(key, baseline)
+
+
+def _deployment(rows: list[dict]) -> str:
+    """How the server was deployed (the ``topology`` tag of a server across ranks, e.g.
+    ``tensor/ring/2:mac-a,mac-b``), so runs on different topologies are never compared silently."""
+    topologies = sorted({str(row.get("tags", {}).get("topology", "")) for row in rows})
+    return ", ".join(topology or "one process" for topology in topologies)
 
 
 def _relative_direction(rule: Rule, row: dict, where: str) -> bool:
