@@ -1,7 +1,8 @@
 """Serving under load: a concurrency and request-rate sweep through an OpenAI-compatible server,
 with vLLM ``bench serve``'s metric definitions (see ``pytest_mlxbench.suites.serving.metrics``).
 
-Each point (``--load-concurrency 1,4,16``: closed loop; ``--load-rate 2,8``: Poisson arrivals)
+Each point (``--load-concurrency 1,4,16``: closed loop; ``--load-rate 2,8``: Poisson arrivals;
+without either the sweep is skipped with that hint, except on the built-in tiny model: 1,4)
 sends ``--load-requests`` requests (or runs ``--load-duration`` seconds) of random-token prompts
 through the streaming measurement client (``pytest_mlxbench.client``). A point runs once and
 feeds two tests, one per suite: ``test_serving_throughput`` records request, output and total
@@ -30,9 +31,17 @@ from pytest_mlxbench.suites.serving.rows import (
 from pytest_mlxbench.suites.serving.workload import load_points
 
 
+NO_POINTS = ("the serving sweep runs when asked for: give --load-concurrency N,N,.. (e.g. 1,4,16) or "
+             "--load-rate R,R,..")
+
+
 def pytest_generate_tests(metafunc):
     if "load_point" in metafunc.fixturenames:
         points = load_points(pytest_mlxbench.get_settings(metafunc.config))
+        if not points:  # one skipped case says how to ask for the sweep
+            metafunc.parametrize("load_point", [pytest.param(None, marks=pytest.mark.skip(reason=NO_POINTS))],
+                                 ids=["no-load-points"])
+            return
         metafunc.parametrize("load_point", points, ids=[point.id for point in points])
 
 

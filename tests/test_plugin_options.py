@@ -143,7 +143,7 @@ def test_records(record_metric):
     result = pytester.runpytest("-s", "--bench-limit", "3")
     result.stdout.fnmatch_lines(["*SETTINGS 3 32 0.0 0 (128, 512) bench-results local",
                                  "*note: the built-in tiny model (random weights) checks the set-up*"
-                                 "--max-tokens 32, --load-prompt-tokens 32, --load-output-tokens 16, "
+                                 "--max-tokens 32, --load-concurrency 1,4, --load-prompt-tokens 32, --load-output-tokens 16, "
                                  "--bench-prompt-lengths 128,512, --bench-gen-tokens 32*"])
     [envelope] = [json.loads(path.read_text()) for path in (pytester.path / "bench-results").glob("*.json")]
     assert any("--max-tokens 32" in error and "--bench-limit" not in error for error in envelope["errors"])

@@ -91,7 +91,7 @@ def test_a_point_where_every_request_fails_is_a_harness_error_with_its_envelope(
         result = run_serving(pytester, out, "--mlx-base-url", stub.base_url, "--load-concurrency", "2",
                              "--load-requests", "3", "-m", "throughput")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*point c2: none of 3 requests completed (harness error): HTTP 500*"])
+    result.stdout.fnmatch_lines(["*point c2: none of 3 requests completed (harness error): the server answered HTTP 500*"])
     rows = rows_by_name(read_envelopes(out)["throughput"])
     assert rows["failed_requests_c2"]["value"] == 3 and rows["request_throughput_c2"]["value"] == 0
 

@@ -39,8 +39,9 @@ def slo(text: str, origin: Path) -> dict[str, float]:
 
 
 OPTIONS = (
-    Option("--load-concurrency", "N,N,..", "serving: closed-loop points, N requests always in flight "
-           "(default 1,4 unless --load-rate is given)", kind="int_list"),
+    Option("--load-concurrency", "N,N,..", "serving: closed-loop points, N requests always in flight (the sweep "
+           "runs when this or --load-rate is given; on the built-in tiny model: 1,4)", kind="int_list",
+           tiny_default="1,4"),
     Option("--load-rate", "R,R,..", "serving: open-loop points, Poisson arrivals at R requests/s", parse=rates),
     Option("--load-requests", "N", "serving: requests per point (default 32 unless --load-duration is given)",
            kind="int", minimum=1),

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EOS_BIAS = -100.0
-DEFAULT_CONCURRENCY = (1, 4)
 DEFAULT_REQUESTS = 32
 
 
@@ -45,7 +44,8 @@ class LoadPoint:
 
 
 def load_points(settings) -> list[LoadPoint]:
-    concurrency = settings.load_concurrency or (() if settings.load_rate else DEFAULT_CONCURRENCY)
+    """The points the options ask for (none: the sweep is not run)."""
+    concurrency = settings.load_concurrency or ()
     return ([LoadPoint("concurrency", float(n)) for n in concurrency]
             + [LoadPoint("rate", rate) for rate in settings.load_rate or ()])
 
