@@ -29,6 +29,18 @@ def model_param(item: pytest.Item):
     return callspec.params.get(MODEL_FIXTURE) if callspec is not None else None
 
 
+def group_by_model(items: list[pytest.Item]) -> list[pytest.Item]:
+    """All of one model's items together, models in the order given, the rest in place. pytest's own
+    grouping by session parameter is best-effort across files; a model's fixtures set up twice
+    (A, B, A again) would load it twice and tear down what a later item still holds."""
+    order: dict = {}
+    for item in items:
+        spec = model_param(item)
+        if spec is not None:
+            order.setdefault(spec, len(order))
+    return sorted(items, key=lambda item: order.get(model_param(item), 0))
+
+
 def case_id(nodeid: str, label: str | None) -> str:
     """The node id without its directories (they follow the rootdir, which differs between
     checkouts) and without its model part: the same case of every model and run has the same id."""

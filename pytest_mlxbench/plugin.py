@@ -15,7 +15,7 @@ from .backends.chat import install_fanout
 from .envelope import suite_names
 from .errors import BenchInputError
 from .gate.items import Gate, GateRuleItem, report_rules
-from .multimodel import model_param, parametrize_by_model, release_model_before_the_next
+from .multimodel import group_by_model, model_param, parametrize_by_model, release_model_before_the_next
 from .records import CONTEXT, SUITE, TIMING_SUITES, process_context, suite_tag
 from .report.terminal import (
     is_benchmark_header,
@@ -216,7 +216,7 @@ class BenchHooks:
             kept.append(item)
         if deselected:
             self.config.hook.pytest_deselected(items=deselected)
-        items[:] = kept
+        items[:] = group_by_model(kept)
         if not _is_controller(self.config):
             self.config.workeroutput["mlxbench_rules"] = sorted(self.selected_rules)
 

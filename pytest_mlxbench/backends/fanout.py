@@ -26,6 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
+from ..multimodel import model_param
+
 LOOKAHEAD = 2
 
 
@@ -75,6 +77,8 @@ class Fanout:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="mlxbench-fanout")
         for item in self._upcoming(current)[: LOOKAHEAD * self.concurrency]:
+            if model_param(item) != model_param(current):
+                break  # the next model's items go to its own server, with their own client
             if item.nodeid in self._sent:
                 continue
             build = getattr(getattr(item, "module", None), "bench_request", None)
