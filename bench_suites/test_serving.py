@@ -22,14 +22,7 @@ import warnings
 import pytest
 
 import pytest_mlxbench
-from pytest_mlxbench.suites.serving.loadgen import Sweep
-from pytest_mlxbench.suites.serving.rows import (
-    latency_rows,
-    point_notes,
-    throughput_rows,
-)
 from pytest_mlxbench.suites.serving.workload import load_points
-
 
 NO_POINTS = ("the serving sweep runs when asked for: give --load-concurrency N,N,.. (e.g. 1,4,16) or "
              "--load-rate R,R,..")
@@ -47,6 +40,8 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="module")
 def load_sweep(mlx_endpoint, mlxbench_settings, mlxbench_model):
+    from pytest_mlxbench.suites.serving.loadgen import Sweep  # the load generator: not at collection
+
     return Sweep(mlx_endpoint, mlxbench_settings, mlxbench_model.reference)
 
 
@@ -54,6 +49,8 @@ def measured_point(load_sweep, load_point, mlx_endpoint, record_note, record_gen
     mlx_endpoint.check_alive()
     record_gen_kwargs(max_gen_toks=load_sweep.workload.output_tokens, temperature=load_sweep.settings.temperature)
     run, fresh = load_sweep.run(load_point)
+    from pytest_mlxbench.suites.serving.rows import point_notes
+
     for note in point_notes(run):
         record_note(note)
         if fresh and "client_saturated" in note:
@@ -72,6 +69,8 @@ def fail_if_nothing_answered(run):
 def test_serving_throughput(load_point, load_sweep, mlx_endpoint, record_metric, record_sample, record_note,
                             record_gen_kwargs):
     run = measured_point(load_sweep, load_point, mlx_endpoint, record_note, record_gen_kwargs)
+    from pytest_mlxbench.suites.serving.rows import throughput_rows
+
     for row in throughput_rows(run, load_sweep.context(), load_sweep.settings.load_slo):
         record_metric(**row)
     for index, record in enumerate(run.records):
@@ -87,6 +86,8 @@ def test_serving_throughput(load_point, load_sweep, mlx_endpoint, record_metric,
 @pytest_mlxbench.suite("ttft")
 def test_serving_latency(load_point, load_sweep, mlx_endpoint, record_metric, record_note, record_gen_kwargs):
     run = measured_point(load_sweep, load_point, mlx_endpoint, record_note, record_gen_kwargs)
+    from pytest_mlxbench.suites.serving.rows import latency_rows
+
     for row in latency_rows(run, load_sweep.context()):
         record_metric(**row)
     fail_if_nothing_answered(run)

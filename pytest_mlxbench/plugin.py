@@ -4,6 +4,7 @@ measurements from reports, and writing the envelopes at session end."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 from pathlib import Path
 
@@ -15,7 +16,12 @@ from .backends.chat import install_fanout
 from .envelope import suite_names
 from .errors import BenchInputError
 from .gate.items import Gate, GateRuleItem, report_rules
-from .multimodel import group_by_model, model_param, parametrize_by_model, release_model_before_the_next
+from .multimodel import (
+    group_by_model,
+    model_param,
+    parametrize_by_model,
+    release_model_before_the_next,
+)
 from .records import CONTEXT, SUITE, TIMING_SUITES, process_context, suite_tag
 from .report.terminal import (
     is_benchmark_header,
@@ -122,6 +128,24 @@ def item_suites(item: pytest.Item) -> list[str]:
 # --- collection ------------------------------------------------------------------
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    gc.freeze()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What lives until the session ends (modules, items, their cases) leaves the garbage
+    collector's generations: full collections stop rescanning it, during collection and inside the
+    timing suites' measured windows."""
+    gc.freeze()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    gc.unfreeze()  # a run inside another process (pytester) leaves its objects collectable
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector: pytest.Collector):
     """A bench file (one with a suite marker or a recorder in use) whose test has no suite marker,
@@ -179,16 +203,17 @@ class BenchHooks:
         self.selected_rules: set[str] = set()  # names of the rule items -m, -k and --lf kept
         self.report_page: Path | None = None
         self.report_error: str | None = None
-        self.collected_marks: set[str] | None = None  # of every collected item, before -m chose
+        self.collected: list[pytest.Item] = []  # every collected item, before -m chose
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         """Timing suites join one xdist group (before pytest-xdist reads the groups); threshold rules
         join the items at the end, before -m, -k and --lf choose."""
+        timing = set(TIMING_SUITES)
         for item in items:
-            if set(item_suites(item)) & set(TIMING_SUITES):
+            if timing.intersection(item_suites(item)):
                 item.add_marker(pytest.mark.xdist_group(TIMING_GROUP))
-        self.collected_marks = {mark.name for item in items for mark in item.iter_markers()} if items else None
+        self.collected = list(items)
         if self.gate is not None:
             items.extend(self.gate.make_items(session))
 
@@ -197,6 +222,7 @@ class BenchHooks:
         """After -m, -k and --lf have chosen: keep the chosen rules for the session's end (they run
         on the controller), tag each suite test, then apply --bench-limit per suite (and model)."""
         self._check_mark_expression(items)
+        self.collected = []
         kept, deselected, counts = [], [], {}
         limit = self.bench.settings.limit
         for item in items:
@@ -228,9 +254,10 @@ class BenchHooks:
     def _check_mark_expression(self, selected: list[pytest.Item]) -> None:
         """When -m selected nothing and names something unknown (a typo), say so in one line."""
         expression = self.config.option.markexpr
-        if selected or not expression or self.collected_marks is None or not _is_controller(self.config):
+        if selected or not expression or not self.collected or not _is_controller(self.config):
             return
-        known = registered_markers(self.config.getini("markers")) | self.collected_marks | set(SUITES)
+        collected_marks = {mark.name for item in self.collected for mark in item.iter_markers()}
+        known = registered_markers(self.config.getini("markers")) | collected_marks | set(SUITES)
         problem = unknown_name_problem(expression, known, SUITES)
         if problem:
             raise pytest.UsageError(problem)
@@ -330,8 +357,8 @@ class BenchHooks:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Writes the envelopes the rules judged."""
-        if not _is_controller(self.config):
+        """Writes the envelopes the rules judged (nothing ran under --collect-only)."""
+        if not _is_controller(self.config) or self.config.option.collectonly:
             return
         written = self.bench.write()
         harness_failed = self.bench.write_failure or any(suite.problems or suite.summary_errors for suite in written)

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The agent-framework extra pulls in langsmith, whose pytest plugin costs ~0.7 s of CPU at every
+# pytest start; the hundreds of pytest subprocesses these tests run never use it. (pytester clears
+# PYTEST_ADDOPTS for its runs, hence the fixture as well.)
+LEAN_SUBPROCESS_OPTIONS = "-p no:langsmith_plugin"
+os.environ["PYTEST_ADDOPTS"] = f"{os.environ.get('PYTEST_ADDOPTS', '')} {LEAN_SUBPROCESS_OPTIONS}".strip()
+
+
+@pytest.fixture(autouse=True)
+def _lean_pytest_subprocesses(request):
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+        request.getfixturevalue("monkeypatch").setenv("PYTEST_ADDOPTS", LEAN_SUBPROCESS_OPTIONS)
 
 
 @pytest.fixture(scope="session")

@@ -76,13 +76,40 @@ def headline(rows: dict, suite: str) -> float:
     return rows[HEADLINES[suite]]["value"]
 
 
-@pytest.mark.slow  # every bundled case, ~25 s
-def test_references_as_answers_score_one_on_every_bundled_set(pytester):
+@pytest.mark.slow  # every shipped case through its judge
+def test_every_bundled_reference_is_judged_right_and_a_wrong_value_wrong():
+    """Each suite's own judge on every shipped case (the end-to-end runs below take a sample)."""
+    from pytest_mlxbench.suites.math_hard.equivalence import AnswerChecker
+    from pytest_mlxbench.suites.math_hard.judge import judge as judge_math
+    from pytest_mlxbench.suites.reasoning import filters
+
+    checker = AnswerChecker(10.0)
+    checker.start()
+    try:
+        for prompt, (suite, case) in CASES.items():
+            request = {"messages": [{"role": "user", "content": prompt}]}
+            right, wrong = right_answer(request), wrong_answer(request)
+            if suite == "reasoning":
+                verdicts = filters.judge(right, case.target, False).passed, filters.judge(wrong, case.target, False).passed
+            elif suite == "math-hard":
+                verdicts = (judge_math(right, False, case, checker)["passed"],
+                            judge_math(wrong, False, case, checker)["passed"])
+            else:
+                verdicts = letters.judge(right, case)["passed"], letters.judge(wrong, case)["passed"]
+            assert verdicts == (True, False), (suite, case.id)
+    finally:
+        checker.close()
+    assert len(CASES) == 1319 + 500 + 1172
+
+
+@pytest.mark.slow
+def test_references_as_answers_score_one_end_to_end(pytester):
     with StubServer(right_answer) as stub:
-        result, out = run_suites(pytester, SUITE_FILES, "--mlx-base-url", stub.base_url, *ALL_LEVELS)
+        result, out = run_suites(pytester, SUITE_FILES, "--mlx-base-url", stub.base_url, *ALL_LEVELS,
+                                 "--bench-limit", "40")
 
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=1319 + 500 + 1172)
+    result.assert_outcomes(passed=3 * 40, deselected=1319 + 500 + 1172 - 3 * 40)
     envelopes = read_envelopes(out)
     for suite in SUITE_FILES:
         rows = rows_by_name(envelopes[suite])
@@ -92,7 +119,7 @@ def test_references_as_answers_score_one_on_every_bundled_set(pytester):
         assert rows["decode"]["duration_seconds"] == pytest.approx(rows[HEADLINES[suite]]["duration_seconds"])
     reasoning = rows_by_name(envelopes["reasoning"])
     assert reasoning["exact_match_flexible-extract"]["value"] == 1.0
-    assert reasoning["exact_match_strict-match"]["tags"]["judged"] == "1319"
+    assert reasoning["exact_match_strict-match"]["tags"]["judged"] == "40"
     math = rows_by_name(envelopes["math-hard"])
     assert math["exact_match_minerva"]["value"] == 1.0
     assert {name for name in math if name.startswith("accuracy_level_")} == {f"accuracy_level_{n}" for n in range(1, 6)}
@@ -110,10 +137,10 @@ def test_references_as_answers_score_one_on_every_bundled_set(pytester):
 def test_wrong_values_score_zero_as_wrong_answers_not_failures(pytester):
     with StubServer(wrong_answer) as stub:
         result, out = run_suites(pytester, SUITE_FILES, "--mlx-base-url", stub.base_url, *ALL_LEVELS,
-                                 "--bench-limit", "200")
+                                 "--bench-limit", "40")
 
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(xfailed=3 * 200, deselected=1319 + 500 + 1172 - 3 * 200)
+    result.assert_outcomes(xfailed=3 * 40, deselected=1319 + 500 + 1172 - 3 * 40)
     envelopes = read_envelopes(out)
     kinds = {"reasoning": "wrong_value", "math-hard": "wrong_value", "knowledge": "wrong_choice"}
     for suite, kind in kinds.items():
