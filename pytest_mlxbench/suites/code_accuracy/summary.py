@@ -53,7 +53,7 @@ ESTIMATOR = "unbiased 1 - C(n-c,k)/C(n,k) per problem (Chen et al. 2021), mean o
 def bench_summarize(samples: list[dict]) -> list[dict]:
     """The suite's aggregate rows from its samples (see the module docstring)."""
     problems = samples_by_problem(samples)
-    scored = {task_id: group for task_id, group in problems.items() if not _has_harness_error(group)}
+    scored = {task_id: group for task_id, group in problems.items() if not has_harness_error(group)}
     scored_samples = [sample for group in scored.values() for sample in group]
     tags = common_tags(samples, len(problems), len(scored))
     total_s, untimed = total_duration(problems)
@@ -77,7 +77,7 @@ def samples_by_problem(samples: list[dict]) -> dict[str, list[dict]]:
     return problems
 
 
-def _has_harness_error(group: list[dict]) -> bool:
+def has_harness_error(group: list[dict]) -> bool:
     return any(sample.get("error") or sample.get("verdict") is None for sample in group)
 
 
@@ -101,8 +101,10 @@ def _distinct(values) -> str:
     return ",".join(dict.fromkeys(str(value) for value in values if value not in (None, "")))
 
 
-def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], duration: dict) -> list[dict]:
-    counts = [(len(group), sum(sample["verdict"] == "passed" for sample in group)) for group in scored.values()]
+def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], duration: dict,
+                   passed=lambda sample: sample["verdict"] == "passed", suffix: str = "") -> list[dict]:
+    """``pass@<k><suffix>`` rows, counting the samples ``passed`` accepts."""
+    counts = [(len(group), sum(bool(passed(sample)) for sample in group)) for group in scored.values()]
     rows = []
     for k in PASS_AT_K:
         value = mean_pass_at_k(counts, k)
@@ -111,7 +113,7 @@ def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], duration
         eligible = [(n, c) for n, c in counts if n >= k]
         row_tags = {**tags, "k": str(k), "estimator": ESTIMATOR, "problems_with_k": str(len(eligible)),
                     "problems_solved": str(sum(c > 0 for _, c in eligible))}
-        rows.append(result_row(f"pass@{k}", "pass@k", value, "ratio", row_tags, **duration))
+        rows.append(result_row(f"pass@{k}{suffix}", "pass@k", value, "ratio", row_tags, **duration))
     return rows
 
 
