@@ -27,8 +27,6 @@ to the sample log first; ``scorers.code_summary.bench_summarize`` turns the log 
 
 from __future__ import annotations
 
-import pytest
-
 import pytest_mlxbench
 from pytest_mlxbench.sandbox import default_timeout
 from pytest_mlxbench.suites.code_accuracy.extraction import extract_code
@@ -41,6 +39,7 @@ from pytest_mlxbench.suites.code_accuracy.run import (
     miss_detail,
     run_candidates,
     run_canonical,
+    sample_requests,
     suite_problems,
     verdict_fields,
 )
@@ -58,8 +57,7 @@ def pytest_generate_tests(metafunc):
 def bench_request(item, endpoint, gen_kwargs):
     """The requests a problem's test sends (one per sample), so ``--bench-concurrency`` can send them ahead."""
     request = chat_request(item.callspec.params["problem"], endpoint.model, gen_kwargs)
-    samples = pytest_mlxbench.get_settings(item.config).code_samples
-    return [{**request, "seed": request["seed"] + index} for index in range(samples)]
+    return sample_requests(request, pytest_mlxbench.get_settings(item.config).code_samples)
 
 
 def test_code_problem(problem, openai_client, mlx_endpoint, mlxbench_settings, bench_gen_kwargs, code_sandbox,

@@ -29,6 +29,7 @@ from pytest_mlxbench.suites.code_accuracy.run import (
     miss_detail,
     run_candidates,
     run_canonical,
+    sample_requests,
     verdict_fields,
 )
 from pytest_mlxbench.suites.code_accuracy.summary import bench_summarize  # noqa: F401  (the plugin calls it)
@@ -48,8 +49,7 @@ def bench_request(item, endpoint, gen_kwargs):
     """The requests a problem's test sends (one per sample), so ``--bench-concurrency`` can send them ahead."""
     settings = pytest_mlxbench.get_settings(item.config)
     problem = load_problems(settings.coding_dataset)[item.callspec.params["task_id"]]
-    request = chat_request(problem, endpoint.model, gen_kwargs)
-    return [{**request, "seed": request["seed"] + index} for index in range(settings.code_samples)]
+    return sample_requests(chat_request(problem, endpoint.model, gen_kwargs), settings.code_samples)
 
 
 def test_mbpp_problem(task_id, openai_client, mlx_endpoint, mlxbench_settings, bench_gen_kwargs, code_sandbox,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pytest_mlxbench
 from pytest_mlxbench.suites.code_accuracy.extraction import extract_code
-from pytest_mlxbench.suites.code_accuracy.run import SampleLog, draw_replies
+from pytest_mlxbench.suites.code_accuracy.run import SampleLog, draw_replies, sample_requests
 from pytest_mlxbench.suites.evalplus.expected import ReferenceFailed, expected_outputs
 from pytest_mlxbench.suites.evalplus.run import chat_request, miss_detail, run_samples, sample_verdict
 from pytest_mlxbench.suites.evalplus.summary import bench_summarize  # noqa: F401  (the plugin calls it)
@@ -39,9 +39,8 @@ def pytest_generate_tests(metafunc):
 def bench_request(item, endpoint, gen_kwargs):
     """The requests a task's test sends (one per sample), so ``--bench-concurrency`` can send them ahead."""
     settings = pytest_mlxbench.get_settings(item.config)
-    request = chat_request(load_tasks(settings.evalplus_dataset)[item.callspec.params["task_id"]], endpoint.model,
-                           gen_kwargs)
-    return [{**request, "seed": request["seed"] + index} for index in range(settings.code_samples)]
+    task = load_tasks(settings.evalplus_dataset)[item.callspec.params["task_id"]]
+    return sample_requests(chat_request(task, endpoint.model, gen_kwargs), settings.code_samples)
 
 
 def test_evalplus_task(task_id, openai_client, mlx_endpoint, mlxbench_settings, bench_gen_kwargs, code_sandbox,

@@ -112,17 +112,22 @@ class SampleLog:
         pytest.fail(f"harness error, not a model miss: {error}", pytrace=False)
 
 
+def sample_requests(request: dict, samples: int) -> list[dict]:
+    """One request per sample, with seed ``request seed + index`` (mlx_lm.server ignores ``n``): what
+    a code suite sends for a problem, and declares with ``bench_request``."""
+    return [{**request, "seed": request["seed"] + index} for index in range(samples)]
+
+
 def draw_replies(client, endpoint, request: dict, samples: int) -> tuple[list[Reply], str | None]:
-    """``samples`` replies, one request each with seed ``request seed + index`` (mlx_lm.server
-    ignores ``n``); stops at the first failed request and says why."""
+    """``samples`` replies (``sample_requests``); stops at the first failed request and says why."""
     replies = []
-    for index in range(samples):
-        seed = request["seed"] + index
+    for index, sample_request in enumerate(sample_requests(request, samples)):
         try:
-            completion = complete(client, endpoint, {**request, "seed": seed})
+            completion = complete(client, endpoint, sample_request)
         except RequestFailed as error:
             return replies, f"request of sample {index} failed: {error}"
-        replies.append(Reply(seed, completion.text, completion.finish_reason, completion.latency_s, completion.usage))
+        replies.append(Reply(sample_request["seed"], completion.text, completion.finish_reason, completion.latency_s,
+                             completion.usage))
     return replies, None
 
 

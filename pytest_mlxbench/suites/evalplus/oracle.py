@@ -21,7 +21,8 @@ The rules, as EvalPlus's ``evalplus/eval/__init__.py`` (``unsafe_execute``) and
 * Any exception while judging an output fails it, as in EvalPlus.
 
 Values the candidate returns that are not plain data cannot cross to the judge: that is a failure
-here, except for the "is it None" tasks, where such an output is simply not None.
+here, except where the rule never looks at the value (the "is it None" tasks: such an output is not
+None; ``are_equivalent``: any output passes).
 """
 
 from __future__ import annotations
@@ -229,9 +230,9 @@ def judge_stages(candidate, data, record) -> None:
 
 def _opaque_is_enough(data, error: BaseException) -> bool:
     """A value that could not cross (``ReturnedUnencodable``: the judge raises it, a candidate cannot)
-    still answers an "is it None" task: it is not None."""
+    still answers the tasks whose rule never looks at the value: it is not None, and it is an output."""
     return (type(error).__name__ == "ReturnedUnencodable" and data["rules"] == "mbpp"
-            and data["entry_point"] in MBPP_OUTPUT_NOT_NONE)
+            and data["entry_point"] in (*MBPP_OUTPUT_NOT_NONE, "are_equivalent"))
 
 
 def _short(value) -> str:

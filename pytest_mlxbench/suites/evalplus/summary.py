@@ -17,43 +17,25 @@ without an expected output, with the reason). Rows, in this order:
 
 from __future__ import annotations
 
-from pytest_mlxbench.suites.code_accuracy.summary import (
-    LATENCY_PERCENTILES,
-    PASS_AT_K,
-    common_tags,
-    has_harness_error,
-    missing_duration_tags,
-    pass_at_k_rows,
-    samples_by_problem,
-    total_duration,
-    verdict_rows,
-)
-from pytest_mlxbench.suites.rows import decode_rows, latency_rows, result_row
+from pytest_mlxbench.suites.code_accuracy.summary import PASS_AT_K, ScoredLog, pass_at_k_rows, verdict_rows
+from pytest_mlxbench.suites.rows import result_row
 
 STAGES = ("base", "plus")
 
 
 def bench_summarize(samples: list[dict]) -> list[dict]:
     """The suite's aggregate rows from its samples (see the module docstring)."""
-    problems = samples_by_problem(samples)
-    scored = {task_id: group for task_id, group in problems.items() if not has_harness_error(group)}
-    scored_samples = [sample for group in scored.values() for sample in group]
-    tags = common_tags(samples, len(problems), len(scored))
-    total_s, untimed = total_duration(problems)
-    duration = {"duration_seconds": total_s} if not untimed else {}
-    pass_tags = {**tags, **missing_duration_tags(untimed, len(problems))}
-    by_k = {stage: pass_at_k_rows(scored, pass_tags, duration, passed=lambda sample, stage=stage: sample[f"{stage}_passed"],
-                                  suffix=f"_{stage}") for stage in STAGES}
+    log = ScoredLog.of(samples)
+    by_stage = {stage: pass_at_k_rows(log.scored, log.pass_tags, log.duration, suffix=f"_{stage}",
+                                      passed=lambda sample, stage=stage: sample[f"{stage}_passed"]) for stage in STAGES}
     return [
-        *[row for k in PASS_AT_K for stage in STAGES for row in by_k[stage] if row["tags"]["k"] == str(k)],
-        *verdict_rows(scored_samples, tags),
-        *[result_row(f"first_failure_{stage}", "failures", _first_failures(scored_samples, stage), "count", tags)
+        *[row for k in PASS_AT_K for stage in STAGES for row in by_stage[stage] if row["tags"]["k"] == str(k)],
+        *verdict_rows(log.samples, log.tags),
+        *[result_row(f"first_failure_{stage}", "failures", _first_failures(log.samples, stage), "count", log.tags)
           for stage in STAGES],
-        left_out_row(scored, tags),
-        result_row("harness_errors", "errors", len(problems) - len(scored), "count", tags),
-        *latency_rows(scored_samples, LATENCY_PERCENTILES, tags, mean=True),
-        *([result_row("total_duration", "duration", total_s, "seconds", tags, **duration)] if duration else []),
-        *decode_rows(scored_samples, tags),
+        left_out_row(log.scored, log.tags),
+        log.harness_error_row(),
+        *log.timing_rows(),
     ]
 
 
