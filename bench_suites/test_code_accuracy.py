@@ -71,10 +71,8 @@ def test_code_problem(problem, openai_client, mlx_endpoint, mlxbench_settings, b
                                     f"({canonical.verdict}: {why}): broken problem data or sandbox")
     timeout_s = settings.code_timeout or default_timeout(canonical.duration_s)
 
-    replies, failure = draw_replies(openai_client, mlx_endpoint, chat_request(problem, mlx_endpoint.model, bench_gen_kwargs),
-                                    settings.code_samples)
-    if failure is not None:
-        log.harness_error(replies, len(replies), failure)
+    request = chat_request(problem, mlx_endpoint.model, bench_gen_kwargs)
+    replies = draw_replies(openai_client, mlx_endpoint, request, settings.code_samples, log)
 
     codes = [extract_code(reply.text, problem.prompt, problem.entry_point) for reply in replies]
     runs = run_candidates(code_sandbox, problem, codes, timeout_s, mode)

@@ -55,10 +55,8 @@ def test_evalplus_task(task_id, openai_client, mlx_endpoint, mlxbench_settings, 
     if broken is not None:  # outside the except block: one line, no chained traceback
         log.harness_error([], None, broken)
 
-    replies, failure = draw_replies(openai_client, mlx_endpoint, chat_request(task, mlx_endpoint.model, bench_gen_kwargs),
-                                    mlxbench_settings.code_samples)
-    if failure is not None:
-        log.harness_error(replies, len(replies), failure)
+    request = chat_request(task, mlx_endpoint.model, bench_gen_kwargs)
+    replies = draw_replies(openai_client, mlx_endpoint, request, mlxbench_settings.code_samples, log)
 
     codes = [extract_code(reply.text, task.prompt, task.entry_point) for reply in replies]
     runs = run_samples(code_sandbox, task, expected, codes)

@@ -7,11 +7,14 @@ import json
 import re
 
 import pytest
+from support.contract import shared_dataset
 
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.suites.coding import program
 from pytest_mlxbench.suites.coding.problems import MbppProblem, load_problems, task_ids
 from pytest_mlxbench.suites.coding.prompt import chat_messages
+from pytest_mlxbench.suites.evalplus.tasks import MBPP_PLUS
+from pytest_mlxbench.suites.records import read_text
 
 ORIGINAL = {"task_id": 11, "text": "Write a python function to remove first and last occurrence of a given character "
             "from the string.", "code": "def remove_Occ(s,ch): \r\n    return s.replace(ch, '', 1)[::-1].replace(ch, '', 1)"
@@ -34,6 +37,11 @@ def test_the_shipped_mbpp_plus_problems():
                              "assert similar_elements((1, 2, 3, 4),(5, 4, 3, 7)) == (3, 4)",
                              "assert similar_elements((11, 12, 14, 13),(17, 15, 14, 13)) == (13, 14)"]
     assert all(problem.text and problem.asserts and "assert" not in problem.text for problem in problems.values())
+
+
+def test_the_shipped_file_is_the_shared_mbpp_plus_unchanged():
+    shared = shared_dataset("mbppplus", "MbppPlus.jsonl")
+    assert read_text(MBPP_PLUS, "shipped MBPP+") == shared.read_text(encoding="utf-8")
 
 
 def test_the_prompt_is_lm_evals_mbpp_instruct_wording():

@@ -76,94 +76,67 @@ def verdict_counts(rows: dict) -> dict:
     return {kind: rows[f"verdict_{kind}"]["value"] for kind in VERDICTS}
 
 
-# --- oracle runs: the reference solutions as the model's answers ------------------------------------
+# --- the reference solutions and wrong ones as the model's answers -----------------------------------
+
+WRONG = ["Mbpp/3", "Mbpp/7", "Mbpp/9"]  # answered off by one: a wrong truth value, a wrapped list, one more
 
 
-@pytest.mark.slow  # all 399 problems, about half a minute
-def test_reference_answers_pass_every_coding_problem_but_the_known_data_errors(pytester):
-    with StubServer(canonical_of) as stub:
-        result, out = run_suites(pytester, ["coding"], "--mlx-base-url", stub.base_url)
-
-    assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=399 - len(KNOWN_DATA_ERRORS), xfailed=len(KNOWN_DATA_ERRORS))
-    rows = rows_by_name(read_envelopes(out)["coding"])
-    assert rows["pass@1"]["value"] == pytest.approx(397 / 399)
-    assert verdict_counts(rows) == {**dict.fromkeys(VERDICTS, 0), "passed": 397, "failed": 2}
-    assert rows["verdicts_in_process"]["value"] == 3 and rows["harness_errors"]["value"] == 0
-    errors = {sample["task_id"]: sample["data_error"] for sample in samples_of(out, "coding") if sample["data_error"]}
-    assert errors == KNOWN_DATA_ERRORS
+def reference_or_wrong(request: dict) -> str:
+    _, case = BY_PROMPT[request["messages"][-1]["content"]]
+    return off_by_one(request) if case.task_id in WRONG else canonical_of(request)
 
 
-def test_reference_answers_score_one_on_evalplus_base_and_plus(pytester, expected_cache):
-    with StubServer(canonical_of) as stub:
-        result, out = run_suites(pytester, ["evalplus", "coding"], "--mlx-base-url", stub.base_url, *selecting(SPECIAL))
+def test_reference_answers_pass_and_wrong_ones_are_wrong_answers_not_failures(pytester, expected_cache):
+    with StubServer(reference_or_wrong) as stub:
+        result, out = run_suites(pytester, ["evalplus", "coding"], "--mlx-base-url", stub.base_url,
+                                 *selecting(SPECIAL + WRONG))
 
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=2 * len(SPECIAL) - 2, xfailed=2)  # coding's 164 and 295: their asserts are wrong
+    # coding: the asserts of 164 and 295 fail their own reference (known data errors)
+    result.assert_outcomes(passed=2 * len(SPECIAL) - 2, xfailed=2 + 2 * len(WRONG))
+    result.stdout.fnmatch_lines_random([
+        "XFAIL *test_mbpp_problem[[]Mbpp/9[]] - failed: AssertionError at `assert find_Rotations(*",
+        "XFAIL *test_mbpp_problem[[]Mbpp/7[]] - error: *",
+        "XFAIL *test_evalplus_task[[]Mbpp/9[]] - failed: base failed, base input 0: AssertionError: base input 0: "
+        "returned 2, expected 1",
+    ])
     envelopes = read_envelopes(out)
-    rows = rows_by_name(envelopes["evalplus"])
-    assert rows["pass@1_base"]["value"] == rows["pass@1_plus"]["value"] == 1.0
+    evalplus, coding = rows_by_name(envelopes["evalplus"]), rows_by_name(envelopes["coding"])
+    total = len(SPECIAL) + len(WRONG)
     assert [row["name"] for row in envelopes["evalplus"]["results"][:2]] == ["pass@1_base", "pass@1_plus"]
-    assert rows["pass@1_plus"]["tags"]["dataset"] == "mbpp+" and rows["harness_errors"]["value"] == 0
-    assert verdict_counts(rows) == {**dict.fromkeys(VERDICTS, 0), "passed": len(SPECIAL)}
-    assert rows["first_failure_base"]["value"] == rows["first_failure_plus"]["value"] == 0
-    assert rows_by_name(envelopes["coding"])["pass@1"]["value"] == pytest.approx((len(SPECIAL) - 2) / len(SPECIAL))
+    assert evalplus["pass@1_base"]["value"] == evalplus["pass@1_plus"]["value"] == pytest.approx(len(SPECIAL) / total)
+    assert evalplus["pass@1_plus"]["tags"]["dataset"] == "mbpp+" and evalplus["harness_errors"]["value"] == 0
+    assert verdict_counts(evalplus) == {**dict.fromkeys(VERDICTS, 0), "passed": len(SPECIAL), "failed": len(WRONG)}
+    assert (evalplus["first_failure_base"]["value"], evalplus["first_failure_plus"]["value"]) == (len(WRONG), 0)
+    assert coding["pass@1"]["value"] == pytest.approx((len(SPECIAL) - 2) / total)
+    assert verdict_counts(coding) == {**dict.fromkeys(VERDICTS, 0), "passed": len(SPECIAL) - 2, "failed": 4, "error": 1}
+    assert coding["verdicts_in_process"]["value"] == 2 and coding["harness_errors"]["value"] == 0  # Mbpp/737, 794
+    data_errors = {sample["task_id"]: sample["data_error"] for sample in samples_of(out, "coding") if sample["data_error"]}
+    assert data_errors == KNOWN_DATA_ERRORS
     sample = next(sample for sample in samples_of(out, "evalplus") if sample["task_id"] == "Mbpp/737")
     assert (sample["base_passed"], sample["plus_passed"], sample["first_failure"]) == (True, True, None)
     assert sample["inputs"] == {"base": 3, "plus": len(TASKS["Mbpp/737"].plus_input)}
     assert sample["isolation"] == "judge"  # a match object never needs to cross: only whether it is None
 
 
-def test_wrong_answers_score_zero_as_wrong_answers_not_failures(pytester, expected_cache):
-    with StubServer(off_by_one) as stub:
-        result, out = run_suites(pytester, ["coding", "evalplus"], "--mlx-base-url", stub.base_url,
-                                 "--bench-limit", "12")
-
-    assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(xfailed=24, deselected=2 * (399 - 12))
-    result.stdout.fnmatch_lines_random([
-        "XFAIL *test_mbpp_problem[[]Mbpp/2[]] - failed: AssertionError at `assert similar_elements(*",
-        "XFAIL *test_evalplus_task[[]Mbpp/9[]] - failed: base failed, base input 0: AssertionError: base input 0: "
-        "returned 2, expected 1",
-    ])
-    envelopes = read_envelopes(out)
-    coding, evalplus = rows_by_name(envelopes["coding"]), rows_by_name(envelopes["evalplus"])
-    assert coding["pass@1"]["value"] == 0.0  # Mbpp/7's asserts make a set of the (wrapped) list: an error
-    assert verdict_counts(coding) == {**dict.fromkeys(VERDICTS, 0), "failed": 11, "error": 1}
-    assert evalplus["pass@1_base"]["value"] == evalplus["pass@1_plus"]["value"] == 0.0
-    assert evalplus["first_failure_base"]["value"] == 12
-
-
-def test_right_on_base_inputs_only_passes_base_not_plus(pytester, expected_cache):
+def test_samples_right_on_base_inputs_only_pass_base_not_plus(pytester, expected_cache):
     task = TASKS["Mbpp/404"]  # minimum(a, b); base inputs (1, 2), (-5, -4), (0, 0)
     base_only = "```python\ndef minimum(a, b):\n    return min(a, b) if abs(a) <= 5 and abs(b) <= 5 else max(a, b)\n```"
-    with StubServer(lambda request: base_only) as stub:
-        result, out = run_suites(pytester, ["evalplus"], "--mlx-base-url", stub.base_url, *selecting([task.task_id]))
-
-    assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(xfailed=1, deselected=398)
-    result.stdout.fnmatch_lines(["XFAIL *[[]Mbpp/404[]] - failed: base passed, plus input *: AssertionError: plus input"
-                                 " *: returned *, expected *"])
-    rows = rows_by_name(read_envelopes(out)["evalplus"])
-    assert (rows["pass@1_base"]["value"], rows["pass@1_plus"]["value"]) == (1.0, 0.0)
-    assert (rows["first_failure_base"]["value"], rows["first_failure_plus"]["value"]) == (0, 1)
-    [sample] = samples_of(out, "evalplus")
-    assert sample["first_failure"]["stage"] == "plus" and sample["base_passed"] and not sample["plus_passed"]
-
-
-def test_several_samples_give_pass_at_1_per_stage(pytester, expected_cache):
-    task = TASKS["Mbpp/404"]
-    right, wrong = f"```python\n{task.canonical_solution.strip()}\n```", "```python\ndef minimum(a, b):\n    return a\n```"
-    with StubServer(in_turn([right, wrong, right])) as stub:
+    first = "```python\ndef minimum(a, b):\n    return a\n```"  # right on every base input too
+    right = f"```python\n{task.canonical_solution.strip()}\n```"
+    with StubServer(in_turn([base_only, first, right])) as stub:
         result, out = run_suites(pytester, ["evalplus"], "--mlx-base-url", stub.base_url, *selecting([task.task_id]),
-                                 "--code-samples", "3", "--temperature", "0.5")
+                                 "--code-samples", "3", "--temperature", "0.5", "--bench-concurrency", "1")
 
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=1, deselected=398)
     rows = rows_by_name(read_envelopes(out)["evalplus"])
-    assert rows["pass@1_base"]["value"] == 1.0  # "return a" is right on every base input, not on plus
-    assert rows["pass@1_plus"]["value"] == pytest.approx(2 / 3)
-    assert [sample["seed"] for sample in samples_of(out, "evalplus")] == [0, 1, 2]
+    assert (rows["pass@1_base"]["value"], rows["pass@1_plus"]["value"]) == (1.0, pytest.approx(1 / 3))
+    assert (rows["first_failure_base"]["value"], rows["first_failure_plus"]["value"]) == (0, 2)
+    samples = samples_of(out, "evalplus")
+    assert [sample["seed"] for sample in samples] == [0, 1, 2]
+    assert [(sample["base_passed"], sample["plus_passed"]) for sample in samples] == [(True, False)] * 2 + [(True, True)]
+    assert samples[0]["first_failure"]["stage"] == "plus" and samples[0]["detail"].startswith("plus input ")
 
 
 # --- hostile answers ---------------------------------------------------------------------------------
@@ -197,15 +170,10 @@ def test_forged_passes_through_both_suites_are_wrong_answers(pytester, expected_
 # --- bad input ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("suite", "args", "line"), [
-    ("coding", ["--coding-dataset", "missing.jsonl"], "ERROR: --coding-dataset */missing.jsonl does not exist: "
-                                                       "give an existing path"),
-    ("evalplus", ["--evalplus-dataset", "nowhere"], "ERROR: --evalplus-dataset 'nowhere' is neither mbpp+, humaneval+ "
-                                                    "nor an existing file: give a name or the path of an EvalPlus-format "
-                                                    "JSON-lines file (.gz ok)"),
-])
-def test_bad_options_are_one_line(pytester, suite, args, line):
-    result, out = run_suites(pytester, [suite], *args)
+def test_bad_options_are_one_line(pytester):
+    result, out = run_suites(pytester, ["evalplus", "coding"], "--evalplus-dataset", "nowhere")
+    line = ("ERROR: --evalplus-dataset 'nowhere' is neither mbpp+, humaneval+ nor an existing file: give a name or "
+            "the path of an EvalPlus-format JSON-lines file (.gz ok)")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([line])
     assert "Traceback" not in "\n".join(result.outlines + result.errlines) and not out.exists()

@@ -1,6 +1,7 @@
-"""Every canonical MBPP solution through our sandbox: its original asserts (coding) and, from the
-expected outputs computed in the sandbox, every base and plus input (evalplus). The data errors
-are known, listed with their reason, and checked to be exactly these."""
+"""Canonical MBPP solutions through our sandbox: every one against its original asserts (coding),
+and a representative set against every base and plus input (evalplus), judged from the expected
+outputs computed in the sandbox. The data errors are known, listed with their reason, and checked
+to be exactly these."""
 
 from __future__ import annotations
 
@@ -42,19 +43,26 @@ def test_every_canonical_mbpp_solution_passes_its_original_asserts_but_the_known
             assert run.verdict == "failed" and run.failing_line.startswith(f"assert {problem.entry_point}(")
 
 
-@pytest.mark.slow  # 42,082 plus inputs, each run twice (reference and candidate): about two minutes on two cores
-def test_every_canonical_mbpp_plus_solution_passes_base_and_plus(sandbox, tmp_path):
+# EvalPlus's special rules (any output, also 0, pyramid area, padded digits, "is it None", set
+# equality), the argument types it converts (sets, complex, nested tuples, a dict of tuples, lists of
+# tuples), float tolerances and Mbpp/793's empty plus_input. All 399 (42,082 plus inputs: minutes
+# here) pass base and plus in ``benchmarks/evalplus_speed.py``, which exits 1 otherwise.
+REPRESENTATIVE = ["Mbpp/2", "Mbpp/63", "Mbpp/82", "Mbpp/115", "Mbpp/124", "Mbpp/164", "Mbpp/252", "Mbpp/295",
+                  "Mbpp/558", "Mbpp/580", "Mbpp/581", "Mbpp/722", "Mbpp/737", "Mbpp/769", "Mbpp/787", "Mbpp/793",
+                  "Mbpp/794"]
+
+
+def test_canonical_mbpp_plus_solutions_pass_base_and_plus(sandbox, tmp_path):
     tasks = load_tasks(None)
     digest = dataset_digest(None)
 
-    def evaluate(task):
+    def evaluate(task_id):
+        task = tasks[task_id]
         expected = expected_outputs(sandbox, task, digest, tmp_path)
         [run] = run_samples(sandbox, task, expected, [task.prompt + task.canonical_solution])
-        return task.task_id, sample_verdict(task, "canonical", run), expected.left_out()
+        return task_id, sample_verdict(task, "canonical", run), expected.left_out()
 
-    results = spread(evaluate, tasks.values())
+    results = spread(evaluate, REPRESENTATIVE)
     assert {task_id: verdict["detail"] for task_id, verdict, _ in results if not verdict["plus_passed"]} == {}
-    left_out = {task_id: items for task_id, _, items in results if items}
-    assert list(left_out) == ["Mbpp/255"]  # outputs of 82,160 to 1.66 million tuples
-    assert [item.split(":")[0] for item in left_out["Mbpp/255"]] == [f"plus input {index}" for index in
-                                                                      (85, 86, 90, 96, 100)]
+    assert all(verdict["base_passed"] and verdict["first_failure"] is None for _, verdict, _ in results)
+    assert {task_id: left_out for task_id, _, left_out in results if left_out} == {}

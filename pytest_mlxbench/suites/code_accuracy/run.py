@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import pytest
 
-from pytest_mlxbench.backends.chat import RequestFailed, complete
+import pytest_mlxbench
 from pytest_mlxbench.sandbox import Check, Isolation, Limits, Sandbox, SandboxResult
 from pytest_mlxbench.suites.code_accuracy.problems import Problem, load_problems
 from pytest_mlxbench.suites.rows import printable
@@ -102,6 +103,10 @@ class SampleLog:
 
     def harness_error(self, replies: list[Reply], failed_sample: int | None, error: str) -> None:
         """Keep what was drawn before the error (unscored) and the error itself, then fail the test."""
+        self.record_error(replies, failed_sample, error)
+        pytest.fail(f"harness error, not a model miss: {error}", pytrace=False)
+
+    def record_error(self, replies: list[Reply], failed_sample: int | None, error: str) -> None:
         unscored = {"code": None, "verdict": None, "detail": None, "stderr_tail": None, "run_s": None,
                     "isolation": None, "problem_duration_s": time.perf_counter() - self._started}
         for index, reply in enumerate(replies):
@@ -109,7 +114,11 @@ class SampleLog:
                           "error": f"not run: {error}"})
         no_reply = {"seed": None, "reply": None, "finish_reason": None, "latency_s": None, "usage": None}
         self._record({**self._base, "sample": failed_sample, **no_reply, **unscored, "error": error})
-        pytest.fail(f"harness error, not a model miss: {error}", pytrace=False)
+
+    def request_failed(self, replies: list[Reply], index: int) -> Callable[[str], None]:
+        """``on_failure`` for ``pytest_mlxbench.ask``: the replies drawn so far and the failed
+        request go to the sample log (a harness error); ``ask`` then fails the test."""
+        return lambda reason: self.record_error(replies, index, f"request of sample {index} failed: {reason}")
 
 
 def sample_requests(request: dict, samples: int) -> list[dict]:
@@ -118,17 +127,15 @@ def sample_requests(request: dict, samples: int) -> list[dict]:
     return [{**request, "seed": request["seed"] + index} for index in range(samples)]
 
 
-def draw_replies(client, endpoint, request: dict, samples: int) -> tuple[list[Reply], str | None]:
-    """``samples`` replies (``sample_requests``); stops at the first failed request and says why."""
-    replies = []
+def draw_replies(client, endpoint, request: dict, samples: int, log: SampleLog) -> list[Reply]:
+    """``samples`` replies (``sample_requests``), each through ``pytest_mlxbench.ask``: a failed
+    request is logged (``SampleLog.request_failed``) and fails the test."""
+    replies: list[Reply] = []
     for index, sample_request in enumerate(sample_requests(request, samples)):
-        try:
-            completion = complete(client, endpoint, sample_request)
-        except RequestFailed as error:
-            return replies, f"request of sample {index} failed: {error}"
+        completion = pytest_mlxbench.ask(client, endpoint, sample_request, on_failure=log.request_failed(replies, index))
         replies.append(Reply(sample_request["seed"], completion.text, completion.finish_reason, completion.latency_s,
                              completion.usage))
-    return replies, None
+    return replies
 
 
 def run_canonical(sandbox: Sandbox, problem: SandboxForms, timeout_s: float) -> tuple[SandboxResult, str | None]:
