@@ -13,10 +13,12 @@ from support.contract import ROOT, read_envelopes, rows_by_name
 from support.sandbox_attacks import forging
 from support.stub_server import StubServer, in_turn
 
+from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.suites.code_accuracy.summary import VERDICTS
 from pytest_mlxbench.suites.coding import prompt as coding_prompt
 from pytest_mlxbench.suites.coding.problems import KNOWN_DATA_ERRORS, load_problems
 from pytest_mlxbench.suites.evalplus import run as evalplus_run
+from pytest_mlxbench.suites.evalplus.options import evalplus_dataset
 from pytest_mlxbench.suites.evalplus.tasks import load_tasks
 
 SUITE_FILES = {"coding": "test_coding.py", "evalplus": "test_evalplus.py"}
@@ -24,8 +26,10 @@ PROBLEMS = load_problems(None)
 TASKS = load_tasks(None)
 BY_PROMPT = {coding_prompt.chat_messages(problem)[0]["content"]: ("coding", problem) for problem in PROBLEMS.values()}
 BY_PROMPT.update({evalplus_run.chat_messages(task)[0]["content"]: ("evalplus", task) for task in TASKS.values()})
-# EvalPlus's special rules (set equality, "is it None", any output, ...), complex and set arguments
-SPECIAL = ["Mbpp/2", "Mbpp/115", "Mbpp/124", "Mbpp/164", "Mbpp/295", "Mbpp/558", "Mbpp/581", "Mbpp/737", "Mbpp/794"]
+# EvalPlus's special rules (set equality, any output, also 0, "is it None"; the last with asserts the
+# coding suite runs in process), the two known data errors of coding
+# (the rules themselves: test_evalplus_oracle; every one on its canonical solution: test_mbpp_canonical)
+SPECIAL = ["Mbpp/2", "Mbpp/164", "Mbpp/295", "Mbpp/737"]
 
 
 def canonical_of(request: dict) -> str:
@@ -110,7 +114,7 @@ def test_reference_answers_pass_and_wrong_ones_are_wrong_answers_not_failures(py
     assert (evalplus["first_failure_base"]["value"], evalplus["first_failure_plus"]["value"]) == (len(WRONG), 0)
     assert coding["pass@1"]["value"] == pytest.approx((len(SPECIAL) - 2) / total)
     assert verdict_counts(coding) == {**dict.fromkeys(VERDICTS, 0), "passed": len(SPECIAL) - 2, "failed": 4, "error": 1}
-    assert coding["verdicts_in_process"]["value"] == 2 and coding["harness_errors"]["value"] == 0  # Mbpp/737, 794
+    assert coding["verdicts_in_process"]["value"] == 1 and coding["harness_errors"]["value"] == 0  # Mbpp/737
     data_errors = {sample["task_id"]: sample["data_error"] for sample in samples_of(out, "coding") if sample["data_error"]}
     assert data_errors == KNOWN_DATA_ERRORS
     sample = next(sample for sample in samples_of(out, "evalplus") if sample["task_id"] == "Mbpp/737")
@@ -145,9 +149,7 @@ def test_samples_right_on_base_inputs_only_pass_base_not_plus(pytester, expected
 def test_forged_passes_through_both_suites_are_wrong_answers(pytester, expected_cache):
     """Candidates written against our runner (exit 0 mid-call, rigged ``__eq__``, patched runner
     globals) for ``maximum(a, b)``, answering ``a - b``: none is a pass, the sandbox serves on."""
-    attacks = [forging("os._exit(0)"), forging("sys.exit(0)"),
-               "class Anything:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
-               "def add(a, b):\n    return Anything()\n",
+    attacks = [forging("os._exit(0)"),
                "class SneakyInt(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n"
                "def add(a, b):\n    return SneakyInt(a - b)\n",
                forging("frame = sys._getframe()\nwhile frame is not None:\n    frame.f_globals.update("
@@ -170,13 +172,11 @@ def test_forged_passes_through_both_suites_are_wrong_answers(pytester, expected_
 # --- bad input ---------------------------------------------------------------------------------------
 
 
-def test_bad_options_are_one_line(pytester):
-    result, out = run_suites(pytester, ["evalplus", "coding"], "--evalplus-dataset", "nowhere")
-    line = ("ERROR: --evalplus-dataset 'nowhere' is neither mbpp+, humaneval+ nor an existing file: give a name or "
-            "the path of an EvalPlus-format JSON-lines file (.gz ok)")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([line])
-    assert "Traceback" not in "\n".join(result.outlines + result.errlines) and not out.exists()
+def test_a_bad_evalplus_dataset_is_one_line(tmp_path):
+    with pytest.raises(BenchInputError, match=r"^--evalplus-dataset 'nowhere' is neither mbpp\+, humaneval\+ nor an "
+                                              r"existing file: give a name or the path of an EvalPlus-format"):
+        evalplus_dataset("nowhere", tmp_path)
+    assert evalplus_dataset("mbpp+", tmp_path) is None and evalplus_dataset("humaneval+", tmp_path) == "humaneval+"
 
 
 def test_humaneval_plus_without_evalplus_or_offline_is_one_line(pytester):
