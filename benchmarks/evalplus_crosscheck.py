@@ -135,7 +135,10 @@ def candidate(task: EvalPlusTask, kind: str) -> str:
     if body is None:
         return program
     base = repr(sorted({repr(KEY(tuple(args))) for args in task.base_input}))
-    return (f"{program.rstrip()}\n{HELPERS}\n_MLXBENCH_BASE = {base}\n_mlxbench_reference = {task.entry_point}\n\n\n"
+    # The reference lives in a namespace of its own, so that its recursive calls (Mbpp/583's
+    # catalan_number) reach itself, not the wrapper: a wrong candidate is as fast as the reference.
+    return (f"{HELPERS}\n_mlxbench_namespace = {{}}\nexec({program!r}, _mlxbench_namespace)\n"
+            f"_MLXBENCH_BASE = {base}\n_mlxbench_reference = _mlxbench_namespace[{task.entry_point!r}]\n\n\n"
             f"def {task.entry_point}(*args):\n    {body}\n")
 
 

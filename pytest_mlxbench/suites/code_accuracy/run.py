@@ -102,11 +102,12 @@ class SampleLog:
                           "error": None, "problem_duration_s": duration_s})
 
     def harness_error(self, replies: list[Reply], failed_sample: int | None, error: str) -> None:
-        """Keep what was drawn before the error (unscored) and the error itself, then fail the test."""
+        """``record_error``, then fail the test."""
         self.record_error(replies, failed_sample, error)
         pytest.fail(f"harness error, not a model miss: {error}", pytrace=False)
 
     def record_error(self, replies: list[Reply], failed_sample: int | None, error: str) -> None:
+        """Keep what was drawn before the error (unscored) and the error itself."""
         unscored = {"code": None, "verdict": None, "detail": None, "stderr_tail": None, "run_s": None,
                     "isolation": None, "problem_duration_s": time.perf_counter() - self._started}
         for index, reply in enumerate(replies):
