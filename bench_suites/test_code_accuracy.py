@@ -27,19 +27,19 @@ to the sample log first; ``scorers.code_summary.bench_summarize`` turns the log 
 
 from __future__ import annotations
 
-import pytest
-
 import pytest_mlxbench
-from pytest_mlxbench.sandbox import Sandbox, default_timeout
+from pytest_mlxbench.sandbox import default_timeout
 from pytest_mlxbench.suites.code_accuracy.extraction import extract_code
 from pytest_mlxbench.suites.code_accuracy.run import (
     CANONICAL_TIMEOUT_S,
     SampleLog,
     chat_request,
+    dataset_name,
     draw_replies,
     miss_detail,
     run_candidates,
     run_canonical,
+    sample_requests,
     suite_problems,
     verdict_fields,
 )
@@ -54,32 +54,16 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("problem", problems, ids=[problem.task_id for problem in problems])
 
 
-@pytest.fixture(scope="session")
-def code_sandbox():
-    """One pool of sandbox workers (one per CPU) for the whole session, closed at its end."""
-    try:
-        sandbox = Sandbox()
-    except (OSError, RuntimeError) as error:
-        problem = f"the code sandbox could not start (harness error): {error}"
-    else:
-        problem = None
-    if problem is not None:  # outside the except block: one line, no chained traceback
-        pytest.fail(problem, pytrace=False)
-    with sandbox:
-        yield sandbox
-
-
 def bench_request(item, endpoint, gen_kwargs):
     """The requests a problem's test sends (one per sample), so ``--bench-concurrency`` can send them ahead."""
     request = chat_request(item.callspec.params["problem"], endpoint.model, gen_kwargs)
-    samples = pytest_mlxbench.get_settings(item.config).code_samples
-    return [{**request, "seed": request["seed"] + index} for index in range(samples)]
+    return sample_requests(request, pytest_mlxbench.get_settings(item.config).code_samples)
 
 
 def test_code_problem(problem, openai_client, mlx_endpoint, mlxbench_settings, bench_gen_kwargs, code_sandbox,
                       record_sample):
     settings = mlxbench_settings
-    log = SampleLog(record_sample, problem, settings, code_sandbox.isolation)
+    log = SampleLog(record_sample, problem.task_id, dataset_name(settings), settings, code_sandbox.isolation)
     canonical, mode = run_canonical(code_sandbox, problem, max(CANONICAL_TIMEOUT_S, settings.code_timeout or 0))
     if mode is None:
         why = verdict_fields(problem, problem.canonical_program_code, canonical)["detail"]
@@ -87,10 +71,8 @@ def test_code_problem(problem, openai_client, mlx_endpoint, mlxbench_settings, b
                                     f"({canonical.verdict}: {why}): broken problem data or sandbox")
     timeout_s = settings.code_timeout or default_timeout(canonical.duration_s)
 
-    replies, failure = draw_replies(openai_client, mlx_endpoint, chat_request(problem, mlx_endpoint.model, bench_gen_kwargs),
-                                    settings.code_samples)
-    if failure is not None:
-        log.harness_error(replies, len(replies), failure)
+    request = chat_request(problem, mlx_endpoint.model, bench_gen_kwargs)
+    replies = draw_replies(openai_client, mlx_endpoint, request, settings.code_samples, log)
 
     codes = [extract_code(reply.text, problem.prompt, problem.entry_point) for reply in replies]
     runs = run_candidates(code_sandbox, problem, codes, timeout_s, mode)

@@ -35,7 +35,7 @@ from .session import BENCH_SESSION, BenchSession
 from .settings import Settings, add_options
 from .storage import probe_directory
 
-pytest_plugins = ("pytest_mlxbench.fixtures",)
+pytest_plugins = ("pytest_mlxbench.fixtures", "pytest_mlxbench.suites.code_accuracy.sandbox_fixture")
 
 SUITES = suite_names()
 RECORDERS = frozenset({"record_metric", "record_sample"})

@@ -235,7 +235,7 @@ def test_harness_errors_fail_the_test_and_are_not_model_misses(pytester, tmp_pat
     result.stdout.fnmatch_lines_random([
         "harness error, not a model miss: the canonical solution of broken/0 does not pass in the sandbox "
         "(failed: AssertionError at `assert candidate(9875) == 2`): broken problem data or sandbox",
-        "harness error, not a model miss: request of sample 0 failed: the server answered HTTP 404: *",
+        "request failed (harness error, not a model miss): the server answered HTTP 404: *",
     ])
     assert "During handling" not in result.stdout.str()  # one line per failure, no chained exception
     samples = {sample["task_id"]: sample for sample in read_samples(out)}

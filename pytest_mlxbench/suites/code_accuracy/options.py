@@ -22,10 +22,11 @@ def code_dataset(text: str, origin: Path) -> str:
 OPTIONS = (
     Option("--code-dataset", "NAME_OR_FILE", "code-accuracy: 'humaneval' or a HumanEval-format JSON-lines file (.gz ok)",
            parse=code_dataset),
-    Option("--code-samples", "N", "code-accuracy: samples per problem (more than 1 needs --temperature > 0)", "1",
+    Option("--code-samples", "N", "code-accuracy, coding, evalplus: samples per problem (more than 1 needs "
+           "--temperature > 0)", "1",
            kind="int", minimum=1),
-    Option("--code-timeout", "SECONDS", "code-accuracy: seconds per candidate (default: scaled from the canonical "
-           "solution)", kind="number", minimum=0.001),
+    Option("--code-timeout", "SECONDS", "code-accuracy, coding: seconds per candidate (default: scaled from the "
+           "canonical solution)", kind="number", minimum=0.001),
 )
 
 

@@ -13,7 +13,9 @@ import json
 from pathlib import Path
 
 from pytest_mlxbench.errors import BenchInputError
+from pytest_mlxbench.sandbox.spec import Check
 from pytest_mlxbench.suites import shipped_file
+from pytest_mlxbench.suites.code_accuracy.extraction import build_candidate, build_check, build_program
 
 REQUIRED_KEYS = ("task_id", "prompt", "entry_point", "test", "canonical_solution")
 BUILTIN_PROBLEMS = shipped_file(__package__, "problems.jsonl")
@@ -34,6 +36,15 @@ class Problem:
     def canonical_program_code(self) -> str:
         """The prompt completed with the reference solution (what a perfect model would return)."""
         return self.prompt + self.canonical_solution
+
+    def candidate_program(self, code: str) -> str:
+        return build_candidate(self, code)
+
+    def judge_check(self) -> Check:
+        return build_check(self)
+
+    def whole_program(self, code: str) -> str:
+        return build_program(self, code)
 
 
 def load_problems(spec: str | Path | None) -> list[Problem]:

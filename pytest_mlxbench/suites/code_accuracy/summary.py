@@ -39,6 +39,7 @@ missing), problem counts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 from pytest_mlxbench.suites.code_accuracy.extraction import mean_pass_at_k
@@ -52,22 +53,53 @@ ESTIMATOR = "unbiased 1 - C(n-c,k)/C(n,k) per problem (Chen et al. 2021), mean o
 
 def bench_summarize(samples: list[dict]) -> list[dict]:
     """The suite's aggregate rows from its samples (see the module docstring)."""
-    problems = samples_by_problem(samples)
-    scored = {task_id: group for task_id, group in problems.items() if not _has_harness_error(group)}
-    scored_samples = [sample for group in scored.values() for sample in group]
-    tags = common_tags(samples, len(problems), len(scored))
-    total_s, untimed = total_duration(problems)
-    duration = {"duration_seconds": total_s} if not untimed else {}
+    log = ScoredLog.of(samples)
     return [
-        *pass_at_k_rows(scored, {**tags, **missing_duration_tags(untimed, len(problems))}, duration),
-        *verdict_rows(scored_samples, tags),
-        result_row("harness_errors", "errors", len(problems) - len(scored), "count", tags),
-        result_row("verdicts_in_process", "verdicts", sum(s.get("isolation") == "in_process" for s in scored_samples),
-                   "count", tags),
-        *latency_rows(scored_samples, LATENCY_PERCENTILES, tags, mean=True),
-        *([result_row("total_duration", "duration", total_s, "seconds", tags, **duration)] if duration else []),
-        *decode_rows(scored_samples, tags),
+        *pass_at_k_rows(log.scored, log.pass_tags, log.duration),
+        *verdict_rows(log.samples, log.tags),
+        log.harness_error_row(),
+        result_row("verdicts_in_process", "verdicts", sum(s.get("isolation") == "in_process" for s in log.samples),
+                   "count", log.tags),
+        *log.timing_rows(),
     ]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredLog:
+    """A code suite's sample log by problem: those scored (no harness error) and their samples, the
+    tags every row carries, and the problems' summed wall-clock time (shared with evalplus's summary)."""
+
+    problems: dict[str, list[dict]]
+    scored: dict[str, list[dict]]
+    samples: list[dict]
+    tags: dict[str, str]
+    total_s: float
+    untimed: list[str]
+
+    @classmethod
+    def of(cls, samples: list[dict]) -> ScoredLog:
+        problems = samples_by_problem(samples)
+        scored = {task_id: group for task_id, group in problems.items() if not has_harness_error(group)}
+        total_s, untimed = total_duration(problems)
+        return cls(problems, scored, [sample for group in scored.values() for sample in group],
+                   common_tags(samples, len(problems), len(scored)), total_s, untimed)
+
+    @property
+    def duration(self) -> dict:
+        return {"duration_seconds": self.total_s} if not self.untimed else {}
+
+    @property
+    def pass_tags(self) -> dict[str, str]:
+        return {**self.tags, **missing_duration_tags(self.untimed, len(self.problems))}
+
+    def harness_error_row(self) -> dict:
+        return result_row("harness_errors", "errors", len(self.problems) - len(self.scored), "count", self.tags)
+
+    def timing_rows(self) -> list[dict]:
+        """Latency, the total duration (when every problem recorded one) and the decode rate."""
+        total = [result_row("total_duration", "duration", self.total_s, "seconds", self.tags, **self.duration)]
+        return [*latency_rows(self.samples, LATENCY_PERCENTILES, self.tags, mean=True),
+                *(total if self.duration else []), *decode_rows(self.samples, self.tags)]
 
 
 def samples_by_problem(samples: list[dict]) -> dict[str, list[dict]]:
@@ -77,7 +109,7 @@ def samples_by_problem(samples: list[dict]) -> dict[str, list[dict]]:
     return problems
 
 
-def _has_harness_error(group: list[dict]) -> bool:
+def has_harness_error(group: list[dict]) -> bool:
     return any(sample.get("error") or sample.get("verdict") is None for sample in group)
 
 
@@ -101,8 +133,10 @@ def _distinct(values) -> str:
     return ",".join(dict.fromkeys(str(value) for value in values if value not in (None, "")))
 
 
-def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], duration: dict) -> list[dict]:
-    counts = [(len(group), sum(sample["verdict"] == "passed" for sample in group)) for group in scored.values()]
+def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], duration: dict,
+                   passed=lambda sample: sample["verdict"] == "passed", suffix: str = "") -> list[dict]:
+    """``pass@<k><suffix>`` rows, counting the samples ``passed`` accepts."""
+    counts = [(len(group), sum(bool(passed(sample)) for sample in group)) for group in scored.values()]
     rows = []
     for k in PASS_AT_K:
         value = mean_pass_at_k(counts, k)
@@ -111,7 +145,7 @@ def pass_at_k_rows(scored: dict[str, list[dict]], tags: dict[str, str], duration
         eligible = [(n, c) for n, c in counts if n >= k]
         row_tags = {**tags, "k": str(k), "estimator": ESTIMATOR, "problems_with_k": str(len(eligible)),
                     "problems_solved": str(sum(c > 0 for _, c in eligible))}
-        rows.append(result_row(f"pass@{k}", "pass@k", value, "ratio", row_tags, **duration))
+        rows.append(result_row(f"pass@{k}{suffix}", "pass@k", value, "ratio", row_tags, **duration))
     return rows
 
 
