@@ -23,13 +23,6 @@ EASY_PROBLEMS = [  # HumanEval format; short enough for a 135M model to answer w
         "canonical_solution": "    return a + b\n",
         "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n",
     },
-    {
-        "task_id": "easy/is_even",
-        "prompt": 'def is_even(n: int) -> bool:\n    """Return True when n is even.\n    >>> is_even(4)\n    True\n    """\n',
-        "entry_point": "is_even",
-        "canonical_solution": "    return n % 2 == 0\n",
-        "test": "def check(candidate):\n    assert candidate(4) is True\n    assert candidate(7) is False\n",
-    },
 ]
 
 pytestmark = pytest.mark.slow
@@ -78,7 +71,7 @@ def test_ttft_tool_calling_and_code_accuracy_meet_real_replies(pytester, gguf_ca
     problems.write_text("".join(json.dumps(problem) + "\n" for problem in EASY_PROBLEMS))
     result, out = run_suites(
         pytester, "-m", "ttft or tool-calling or code-accuracy", "--mlx-model", "smollm2-135m",
-        "--bench-limit", "2", "--max-tokens", "48", "--ttft-requests", "1", "--code-dataset", str(problems),
+        "--bench-limit", "1", "--max-tokens", "48", "--ttft-requests", "1", "--code-dataset", str(problems),
     )
     assert result.ret == 0, result.stdout.str()
     envelopes = read_envelopes(out)
@@ -88,13 +81,13 @@ def test_ttft_tool_calling_and_code_accuracy_meet_real_replies(pytester, gguf_ca
     assert rows_by_name(envelopes["ttft"])["ttft_cold"]["value"] > 0
 
     code = samples(out, "code-accuracy")
-    assert [sample["task_id"] for sample in code] == ["easy/add", "easy/is_even"]
+    assert [sample["task_id"] for sample in code] == ["easy/add"]
     for sample in code:  # a real reply, its function taken out of the fenced block and run in the sandbox
         assert sample["reply"] and sample["code"].lstrip().startswith(("def ", "from ", "import "))
         assert sample["verdict"] in ("passed", "failed", "error") and sample["run_s"] is not None
 
     tools = samples(out, "tool-calling")
-    assert len(tools) == 2
+    assert len(tools) == 1
     for sample in tools:  # SmolLM2's chat template has no tools: a reply in words, scored as such
         assert sample["error"] is None and sample["reply"]["content"]
         assert sample["verdict"]["passed"] is (sample["verdict"]["kind"] is None)
