@@ -13,6 +13,11 @@ import pytest
 LEAN_SUBPROCESS_OPTIONS = "-p no:langsmith_plugin"
 os.environ["PYTEST_ADDOPTS"] = f"{os.environ.get('PYTEST_ADDOPTS', '')} {LEAN_SUBPROCESS_OPTIONS}".strip()
 
+# When these tests run under pytest-xdist (`-n 2`), the pytest runs they start are not workers:
+# pytest-benchmark, for one, would read the inherited variables and switch itself off.
+for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+    os.environ.pop(name, None)
+
 
 @pytest.fixture(autouse=True)
 def _lean_pytest_subprocesses(request):
