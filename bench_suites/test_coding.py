@@ -33,7 +33,11 @@ from pytest_mlxbench.suites.code_accuracy.run import (
     verdict_fields,
 )
 from pytest_mlxbench.suites.code_accuracy.summary import bench_summarize  # noqa: F401  (the plugin calls it)
-from pytest_mlxbench.suites.coding.problems import KNOWN_DATA_ERRORS, load_problems, task_ids
+from pytest_mlxbench.suites.coding.problems import (
+    KNOWN_DATA_ERRORS,
+    load_problems,
+    task_ids,
+)
 from pytest_mlxbench.suites.coding.prompt import chat_request
 
 pytestmark = pytest_mlxbench.suite("coding")

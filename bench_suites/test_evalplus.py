@@ -21,11 +21,25 @@ from __future__ import annotations
 
 import pytest_mlxbench
 from pytest_mlxbench.suites.code_accuracy.extraction import extract_code
-from pytest_mlxbench.suites.code_accuracy.run import SampleLog, draw_replies, sample_requests
+from pytest_mlxbench.suites.code_accuracy.run import (
+    SampleLog,
+    draw_replies,
+    sample_requests,
+)
 from pytest_mlxbench.suites.evalplus.expected import ReferenceFailed, expected_outputs
-from pytest_mlxbench.suites.evalplus.run import chat_request, miss_detail, run_samples, sample_verdict
+from pytest_mlxbench.suites.evalplus.run import (
+    chat_request,
+    miss_detail,
+    run_samples,
+    sample_verdict,
+)
 from pytest_mlxbench.suites.evalplus.summary import bench_summarize  # noqa: F401  (the plugin calls it)
-from pytest_mlxbench.suites.evalplus.tasks import dataset_digest, dataset_label, load_tasks, task_ids
+from pytest_mlxbench.suites.evalplus.tasks import (
+    dataset_digest,
+    dataset_label,
+    load_tasks,
+    task_ids,
+)
 
 pytestmark = pytest_mlxbench.suite("evalplus")
 

@@ -40,7 +40,9 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="module")
 def load_sweep(mlx_endpoint, mlxbench_settings, mlxbench_model):
-    from pytest_mlxbench.suites.serving.loadgen import Sweep  # the load generator: not at collection
+    from pytest_mlxbench.suites.serving.loadgen import (
+        Sweep,  # the load generator: not at collection
+    )
 
     return Sweep(mlx_endpoint, mlxbench_settings, mlxbench_model.reference)
 

@@ -23,7 +23,12 @@ from pathlib import Path
 
 from evalplus_runs import DEFAULT_EVALPLUS_PYTHON, run_evalplus, run_ours
 
-from pytest_mlxbench.suites.evalplus.tasks import MBPP_PLUS, EvalPlusTask, dataset_digest, load_tasks
+from pytest_mlxbench.suites.evalplus.tasks import (
+    MBPP_PLUS,
+    EvalPlusTask,
+    dataset_digest,
+    load_tasks,
+)
 from pytest_mlxbench.suites.records import read_text
 
 HELPERS = '''

@@ -32,7 +32,11 @@ from pathlib import Path
 
 from pytest_mlxbench.sandbox import Sandbox
 from pytest_mlxbench.suites.evalplus.expected import expected_outputs
-from pytest_mlxbench.suites.evalplus.run import MIN_TIME_LIMIT_S, run_samples, sample_verdict
+from pytest_mlxbench.suites.evalplus.run import (
+    MIN_TIME_LIMIT_S,
+    run_samples,
+    sample_verdict,
+)
 from pytest_mlxbench.suites.evalplus.tasks import EvalPlusTask
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,6 @@ import pytest
 from . import interrupts
 from .backends import watch
 from .backends.chat import install_fanout
-from .envelope import suite_names
 from .errors import BenchInputError
 from .gate.items import Gate, GateRuleItem, report_rules
 from .multimodel import (
@@ -30,15 +29,20 @@ from .report.terminal import (
     unsaved_envelope_lines,
     wants_benchmark_output,
 )
-from .selection import registered_markers, unknown_name_problem
+from .selection import (
+    SUITES,
+    item_suites,
+    registered_markers,
+    suite_marker_problems,
+    suite_of,
+    unknown_name_problem,
+)
 from .session import BENCH_SESSION, BenchSession
 from .settings import Settings, add_options
 from .storage import probe_directory
 
 pytest_plugins = ("pytest_mlxbench.fixtures", "pytest_mlxbench.suites.code_accuracy.sandbox_fixture")
 
-SUITES = suite_names()
-RECORDERS = frozenset({"record_metric", "record_sample"})
 MODEL_FIXTURES = frozenset({"mlx_model", "mlx_model_path", "mlx_endpoint"})
 TIMING_GROUP = "mlxbench-timing"  # pytest-xdist runs these on one worker, one after another
 
@@ -110,21 +114,6 @@ def pytest_configure_node(node) -> None:
     node.workerinput["mlxbench_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
 
 
-def suite_of(item: pytest.Item) -> dict | None:
-    """The suite tag the plugin gave the item at collection (None for other tests)."""
-    return next((value for key, value in item.user_properties if key == SUITE), None)
-
-
-ITEM_SUITES = pytest.StashKey[list[str]]()
-
-
-def item_suites(item: pytest.Item) -> list[str]:
-    """The suite markers of an item, read once (collection asks for every item several times)."""
-    if ITEM_SUITES not in item.stash:
-        item.stash[ITEM_SUITES] = list(dict.fromkeys(mark.name for mark in item.iter_markers() if mark.name in SUITES))
-    return item.stash[ITEM_SUITES]
-
-
 # --- collection ------------------------------------------------------------------
 
 
@@ -175,21 +164,6 @@ def pytest_generate_tests_by_model(metafunc: pytest.Metafunc) -> None:
     from .session import BENCH_SESSION
 
     parametrize_by_model(metafunc, metafunc.config.stash[BENCH_SESSION].settings.models)
-
-
-def suite_marker_problems(items: list[pytest.Item]) -> list[str]:
-    is_bench_file = any(item_suites(item) or RECORDERS & set(getattr(item, "fixturenames", ())) for item in items)
-    if not is_bench_file:
-        return []
-    problems = []
-    for item in items:
-        suites = item_suites(item)
-        if not suites:
-            problems.append(f"{item.nodeid}: a benchmark test needs one suite marker, e.g. "
-                            f"pytestmark = pytest_mlxbench.suite('throughput'); suites: {', '.join(SUITES)}")
-        elif len(suites) > 1:
-            problems.append(f"{item.nodeid}: a benchmark test belongs to one suite, it is marked {' and '.join(suites)}")
-    return problems
 
 
 class BenchHooks:

@@ -19,7 +19,12 @@ from pytest_mlxbench.suites.evalplus.expected import (
     expected_outputs,
 )
 from pytest_mlxbench.suites.evalplus.run import judge_data, run_samples, sample_verdict
-from pytest_mlxbench.suites.evalplus.tasks import MBPP_PLUS, load_tasks, shipped_ids, task_ids
+from pytest_mlxbench.suites.evalplus.tasks import (
+    MBPP_PLUS,
+    load_tasks,
+    shipped_ids,
+    task_ids,
+)
 
 ADD = "def add(a, b):\n    return a + b\n"
 

@@ -15,7 +15,11 @@ from pathlib import Path
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.sandbox.spec import Check
 from pytest_mlxbench.suites import shipped_file
-from pytest_mlxbench.suites.code_accuracy.extraction import build_candidate, build_check, build_program
+from pytest_mlxbench.suites.code_accuracy.extraction import (
+    build_candidate,
+    build_check,
+    build_program,
+)
 
 REQUIRED_KEYS = ("task_id", "prompt", "entry_point", "test", "canonical_solution")
 BUILTIN_PROBLEMS = shipped_file(__package__, "problems.jsonl")

@@ -17,7 +17,12 @@ without an expected output, with the reason). Rows, in this order:
 
 from __future__ import annotations
 
-from pytest_mlxbench.suites.code_accuracy.summary import PASS_AT_K, ScoredLog, pass_at_k_rows, verdict_rows
+from pytest_mlxbench.suites.code_accuracy.summary import (
+    PASS_AT_K,
+    ScoredLog,
+    pass_at_k_rows,
+    verdict_rows,
+)
 from pytest_mlxbench.suites.rows import result_row
 
 STAGES = ("base", "plus")

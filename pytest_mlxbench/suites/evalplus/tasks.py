@@ -21,7 +21,12 @@ from pathlib import Path
 
 from pytest_mlxbench.errors import BenchInputError
 from pytest_mlxbench.suites import shipped_file
-from pytest_mlxbench.suites.records import read_json_lines, read_text, text_field, unique_ids
+from pytest_mlxbench.suites.records import (
+    read_json_lines,
+    read_text,
+    text_field,
+    unique_ids,
+)
 
 MBPP_PLUS = shipped_file(__package__, "MbppPlus.jsonl.gz")
 HUMANEVAL_PLUS = "humaneval+"
