@@ -30,9 +30,9 @@ def model_param(item: pytest.Item):
 
 
 def group_by_model(items: list[pytest.Item]) -> list[pytest.Item]:
-    """All of one model's items together, models in the order given, the rest in place. pytest's own
-    grouping by session parameter is best-effort across files; a model's fixtures set up twice
-    (A, B, A again) would load it twice and tear down what a later item still holds."""
+    """All of one model's items together, models in the order they first appear (items without a
+    model stay with the first group, in their order). pytest's own grouping by session parameter
+    is best-effort across files, and a model set up twice (A, B, A again) would load twice."""
     order: dict = {}
     for item in items:
         spec = model_param(item)
