@@ -19,6 +19,15 @@ for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_T
     os.environ.pop(name, None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _native_modules_loaded_once():
+    """numpy and mlx load before any pytester fixture snapshots ``sys.modules``: its restore would
+    drop a copy imported inside a test, and the next import fails ("cannot load module more than
+    once per process"), whatever order the tests run in."""
+    import mlx.core  # noqa: F401
+    import numpy  # noqa: F401
+
+
 @pytest.fixture(autouse=True)
 def _lean_pytest_subprocesses(request):
     if "pytester" in request.fixturenames:
