@@ -5,10 +5,9 @@ mlx_lm.server on the tiny model, and we read the envelopes and sample logs they 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from support.contract import ROOT, read_envelopes, rows_by_name
+from support.contract import ROOT, read_envelopes, rows_by_name, samples_of
 from support.stub_server import StubServer
 
 from pytest_mlxbench.suites.knowledge import letters
@@ -62,11 +61,6 @@ def run_suites(pytester, suites, *args):
     files = [str(ROOT / "bench_suites" / SUITE_FILES[suite]) for suite in suites]
     result = pytester.runpytest_subprocess(*files, "--bench-out", str(out), "-p", "no:cacheprovider", "-q", *args)
     return result, out
-
-
-def samples_of(out: Path, suite: str) -> list[dict]:
-    [log] = out.glob(f"*_{suite}_*.samples.jsonl")
-    return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 HEADLINES = {"reasoning": "exact_match_strict-match", "math-hard": "accuracy_math_verify", "knowledge": "accuracy_overall"}

@@ -4,12 +4,10 @@ on the tiny model, with the real sandbox, and we read the envelopes and sample l
 
 from __future__ import annotations
 
-import json
 import textwrap
-from pathlib import Path
 
 import pytest
-from support.contract import ROOT, read_envelopes, rows_by_name
+from support.contract import ROOT, read_envelopes, rows_by_name, samples_of
 from support.sandbox_attacks import forging
 from support.stub_server import StubServer, in_turn
 
@@ -65,11 +63,6 @@ def run_suites(pytester, suites, *args):
     files = [str(ROOT / "bench_suites" / SUITE_FILES[suite]) for suite in suites]
     result = pytester.runpytest_subprocess(*files, "--bench-out", str(out), "-p", "no:cacheprovider", "-rfEx", *args)
     return result, out
-
-
-def samples_of(out: Path, suite: str) -> list[dict]:
-    [log] = out.glob(f"*_{suite}_*.samples.jsonl")
-    return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 def selecting(task_ids) -> list[str]:

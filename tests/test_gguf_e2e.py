@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support.contract import read_envelopes, rows_by_name
+from support.contract import read_envelopes, rows_by_name, samples_of
 from support.gguf_files import smollm2_gguf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +40,6 @@ def run_suites(pytester, *args):
         str(ROOT / "bench_suites"), "--bench-out", str(out), "-p", "no:cacheprovider", "-rfEx", *args
     )
     return result, out
-
-
-def samples(out: Path, suite: str) -> list[dict]:
-    [log] = out.glob(f"*_{suite}_*.samples.jsonl")
-    return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 def assert_describes_the_gguf(envelope: dict) -> None:
@@ -80,13 +75,13 @@ def test_ttft_tool_calling_and_code_accuracy_meet_real_replies(pytester, gguf_ca
         assert_describes_the_gguf(envelope)
     assert rows_by_name(envelopes["ttft"])["ttft_cold"]["value"] > 0
 
-    code = samples(out, "code-accuracy")
+    code = samples_of(out, "code-accuracy")
     assert [sample["task_id"] for sample in code] == ["easy/add"]
     for sample in code:  # a real reply, its function taken out of the fenced block and run in the sandbox
         assert sample["reply"] and sample["code"].lstrip().startswith(("def ", "from ", "import "))
         assert sample["verdict"] in ("passed", "failed", "error") and sample["run_s"] is not None
 
-    tools = samples(out, "tool-calling")
+    tools = samples_of(out, "tool-calling")
     assert len(tools) == 1
     for sample in tools:  # SmolLM2's chat template has no tools: a reply in words, scored as such
         assert sample["error"] is None and sample["reply"]["content"]

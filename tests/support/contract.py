@@ -63,6 +63,12 @@ def read_envelopes(out_dir: Path) -> dict[str, dict]:
     return envelopes
 
 
+def samples_of(out_dir: Path, suite: str) -> list[dict]:
+    """The sample log one suite wrote to out_dir, one dict per line."""
+    [log] = out_dir.glob(f"*_{suite}_*.samples.jsonl")
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
 def rows_by_name(envelope: dict) -> dict[str, dict]:
     return {row["name"]: row for row in envelope["results"]}
 
