@@ -38,6 +38,8 @@ def group_by_model(items: list[pytest.Item]) -> list[pytest.Item]:
         spec = model_param(item)
         if spec is not None:
             order.setdefault(spec, len(order))
+    if len(order) < 2:
+        return items  # one model (or none): nothing to group
     return sorted(items, key=lambda item: order.get(model_param(item), 0))
 
 
